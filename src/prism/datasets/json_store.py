@@ -1,0 +1,119 @@
+"""A folder of JSON records, written one at a time and atomically: the resumable store behind
+generation runs (``data_gen_*/``) and the teacher's call cache.
+
+A Kedro node receives the :class:`JsonStore` (the dataset's ``load()``) and writes records as it
+works, so a killed run keeps everything finished before the kill and the same command continues.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from kedro.io import AbstractDataset, DatasetError
+
+
+class JsonStore:
+    """Records by key in ``<root>/<key>.json``; keys may contain ``/`` for sub-folders.
+
+    Example:
+        >>> store = JsonStore("data/02_intermediate/data_gen")
+        >>> store.put("rollouts/scene_000_task_00", {"status": "passed"})
+        >>> store.get("rollouts/scene_000_task_00")
+        {'status': 'passed'}
+    """
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root)
+
+    def path(self, key: str) -> Path:
+        """Where the record for ``key`` lives."""
+        parts = PurePosixPath(key).parts
+        if not parts or any(p in ("..", "") for p in parts) or PurePosixPath(key).is_absolute():
+            raise ValueError(f"invalid store key {key!r}")
+        return self.root.joinpath(*parts).with_suffix(".json")
+
+    def __contains__(self, key: str) -> bool:
+        return self.path(key).is_file()
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """The record for ``key``; ``default`` if missing.
+
+        Raises:
+            DatasetError: the file exists but is not valid JSON (named in the message).
+        """
+        path = self.path(key)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return default
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as err:
+            raise DatasetError(
+                f"{path}: not valid JSON ({err}); delete the file to redo it"
+            ) from None
+
+    def put(self, key: str, record: Any) -> Path:
+        """Write ``record`` atomically (temp file + rename): a reader never sees half a file."""
+        path = self.path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(
+            "w",
+            encoding="utf-8",
+            dir=path.parent,
+            prefix=f".{path.stem}.",
+            suffix=".tmp",
+            delete=False,
+        ) as tmp:
+            json.dump(record, tmp, ensure_ascii=False, indent=1)
+            tmp.flush()
+            os.fsync(tmp.fileno())
+        os.replace(tmp.name, path)
+        return path
+
+    def keys(self, prefix: str = "") -> Iterator[str]:
+        """Keys under ``prefix`` (a sub-folder), sorted."""
+        base = self.root / prefix if prefix else self.root
+        if not base.is_dir():
+            return iter(())
+        found = (
+            p.relative_to(self.root).with_suffix("").as_posix()
+            for p in base.rglob("*.json")
+            if not p.name.startswith(".")
+        )
+        return iter(sorted(found))
+
+
+class JsonStoreDataset(AbstractDataset[JsonStore, JsonStore]):
+    """Kedro dataset whose ``load()`` hands the node a :class:`JsonStore` on ``path``.
+
+    ``save`` accepts the store back (a no-op: records are written as they are produced).
+
+    Example catalog entry::
+
+        generation.rollout_store:
+          type: prism.datasets.json_store.JsonStoreDataset
+          path: data/02_intermediate/data_gen
+    """
+
+    def __init__(self, path: str, metadata: dict[str, Any] | None = None) -> None:
+        self._path = Path(path)
+        self.metadata = metadata
+
+    def load(self) -> JsonStore:
+        return JsonStore(self._path)
+
+    def save(self, data: JsonStore) -> None:
+        if Path(data.root).resolve() != self._path.resolve():
+            raise DatasetError(f"a JsonStore for {data.root} cannot be saved to {self._path}")
+
+    def _exists(self) -> bool:
+        return self._path.is_dir()
+
+    def _describe(self) -> dict[str, Any]:
+        return {"path": str(self._path)}

@@ -1,0 +1,20 @@
+"""The project's pipelines, by the names ``kedro run --pipelines NAME`` takes."""
+
+from __future__ import annotations
+
+from kedro.pipeline import Pipeline
+
+from prism.pipelines import generation
+
+
+def register_pipelines() -> dict[str, Pipeline]:
+    """Register the project's pipelines.
+
+    Returns:
+        A mapping from pipeline names to ``Pipeline`` objects.
+    """
+    pipelines = {
+        "generate": generation.create_pipeline(),
+    }
+    pipelines["__default__"] = pipelines["generate"]
+    return pipelines

@@ -1,0 +1,421 @@
+"""Nodes of the generation pipeline: scenes and tasks → teacher rollouts → training samples.
+
+Work is stored one record at a time in a :class:`~prism.datasets.json_store.JsonStore` (the
+seed's ``data_gen_*/`` folder): ``scenes/scene_007.json`` and
+``rollouts/scene_007_task_01.json``, every rollout kept, passed or failed with its reason. A
+killed run resumes where it stopped: finished records are read back, never redone, never
+duplicated.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import random
+from collections import Counter
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from prism.datasets.json_store import JsonStore
+from prism.formats.conversations import sample_id
+from prism.formats.eval_tasks import load_eval_suite
+from prism.pipelines.generation.config import ComponentConfig, ConfigError, GenerationConfig
+from prism.scenes.base import GeneratedScene, SceneGenerator, SceneRequest, Task
+from prism.scenes.procedural import ProceduralSceneGenerator, infer_task
+from prism.teachers.base import Teacher
+from prism.teachers.oracle import OracleTeacher
+from prism.world.rollout import answer_matches, run_rollout
+from prism.world.scene_graph import SceneGraph
+from prism.world.simulator import PartialObservationSim
+
+logger = logging.getLogger(__name__)
+
+MANIFEST_KEY = "manifest"
+
+
+# ---------------------------------------------------------------------------------- builders
+def build_scene_generator(
+    component: ComponentConfig, cache: JsonStore | None, credentials: Mapping[str, Any]
+) -> SceneGenerator:
+    """The configured scene generator (the LLM one talks to an OpenAI-compatible endpoint)."""
+    if component.kind == "procedural":
+        return ProceduralSceneGenerator()
+    from prism.scenes.llm import LLMSceneGenerator
+
+    return LLMSceneGenerator.from_params(component.endpoint, credentials=credentials, cache=cache)
+
+
+def build_teacher(
+    component: ComponentConfig,
+    config: GenerationConfig,
+    cache: JsonStore | None,
+    credentials: Mapping[str, Any],
+) -> Teacher:
+    """The configured teacher."""
+    if component.kind == "oracle":
+        return OracleTeacher(max_iterations=config.max_iterations)
+    from prism.teachers.llm import LLMTeacher
+
+    return LLMTeacher.from_params(component.endpoint, credentials=credentials, cache=cache)
+
+
+def derive_seed(seed: int, *parts: object) -> int:
+    """A stable 63-bit seed for one piece of work (independent of run order and hash salt)."""
+    text = "/".join(str(p) for p in (seed, *parts))
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big") >> 1
+
+
+# ---------------------------------------------------------------------------------- nodes
+def generate_rollouts(
+    params: Mapping[str, Any],
+    rollout_store: JsonStore,
+    call_cache: JsonStore,
+    credentials: Mapping[str, Any],
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, Any], list[dict[str, Any]]]:
+    """Generate ``n_samples`` scenes x ``n_tasks`` tasks and a teacher rollout for each.
+
+    Args:
+        params: the ``generation`` parameters (:class:`GenerationConfig`).
+        rollout_store: where scenes and rollouts are written as they finish (resumable).
+        call_cache: on-disk cache of endpoint calls, so a rerun never pays twice.
+        credentials: Kedro credentials (``conf/local/credentials.yml``) for endpoints.
+
+    Returns:
+        The training samples (passed rollouts, canonical conversation format), the failed
+        rollouts with their reasons, statistics, and the scenes with their tasks in the eval
+        task file format.
+    """
+    config = GenerationConfig.from_params(params)
+    scene_generator = build_scene_generator(config.scene_generator, call_cache, credentials)
+    teacher = build_teacher(config.teacher, config, call_cache, credentials)
+    fallback = (
+        OracleTeacher(max_iterations=config.max_iterations)
+        if config.teacher.kind != "oracle" and config.teacher.fallback_to_oracle
+        else None
+    )
+    _check_manifest(rollout_store, config)
+
+    scene_ids = [f"scene_{i:03d}" for i in range(config.n_samples)]
+    scenes = _run_parallel(
+        "scenes",
+        scene_ids,
+        lambda sid: _scene(sid, config, scene_generator, rollout_store),
+        workers=config.workers,
+    )
+    jobs_by_key = {
+        f"{sid}_task_{t:02d}": (scenes[sid], t)
+        for sid in scene_ids
+        if scenes[sid]["status"] == "ok"
+        for t in range(len(scenes[sid]["tasks"]))
+    }
+    records = list(
+        _run_parallel(
+            "rollouts",
+            list(jobs_by_key),
+            lambda key: _rollout(key, jobs_by_key[key], config, teacher, fallback, rollout_store),
+            workers=config.workers,
+        ).values()
+    )
+    failed_scenes = [s for s in scenes.values() if s["status"] != "ok"]
+    samples = [_to_sample(r) for r in records if r["status"] == "passed"]
+    failed = [_failure(r) for r in records if r["status"] != "passed"]
+    failed += [
+        {"scene_id": s["scene_id"], "reason": s["reason"], "status": "failed"}
+        for s in failed_scenes
+    ]
+    stats = rollout_stats(records, n_scene_failures=len(failed_scenes))
+    stats["config"] = config.to_dict()
+    logger.info(
+        "generation: %d/%d rollouts passed (%.1f %%); failures by reason: %s",
+        stats["passed"],
+        stats["total"],
+        100 * stats["success_rate"],
+        stats["failed_by_reason"] or "none",
+    )
+    eval_suite = [
+        {"graph": s["graph"], "tasks": s["tasks"], "description": s.get("description", "")}
+        for s in scenes.values()
+        if s["status"] == "ok" and s["tasks"]
+    ]
+    return samples, failed, stats, eval_suite
+
+
+def evaluate_teacher(
+    eval_tasks: Any,
+    params: Mapping[str, Any],
+    call_cache: JsonStore,
+    credentials: Mapping[str, Any],
+) -> dict[str, Any]:
+    """Run the configured teacher on an eval task file and report its success rate.
+
+    A task is correct when the teacher answers and its final plan matches the task's ``answer``
+    regex. Tasks from foreign files carry no ``kind``/``targets``; for the oracle those are
+    inferred from the task text (:func:`prism.scenes.procedural.infer_task`).
+    """
+    config = GenerationConfig.from_params(params)
+    teacher = build_teacher(config.teacher, config, call_cache, credentials)
+    suite = load_eval_suite(eval_tasks, source="eval_tasks")
+    results = []
+    for i, eval_task in enumerate(tqdm(suite.tasks, desc="teacher on eval tasks", unit="task")):
+        scene = suite.scene_graph(eval_task.graph_index)
+        task = Task.from_record(eval_task.to_record(), source=f"eval_tasks: task {i}")
+        if task.kind is None and isinstance(teacher, OracleTeacher):
+            task = infer_task(task, scene)
+        rng = random.Random(derive_seed(config.seed, "eval", i))
+        sim = PartialObservationSim(
+            scene,
+            graph_unknown=config.graph_unknown[i % len(config.graph_unknown)],
+            rng=rng,
+            init_node=task.init_node,
+        )
+        try:
+            rollout = run_rollout(
+                teacher.planner(task, sim),
+                sim,
+                task.task,
+                max_iterations=config.max_iterations,
+                max_attempts=config.max_attempts,
+            )
+            correct = rollout.reason is None and answer_matches(rollout.final_turn, task.answer)
+            reason = None if correct else (rollout.reason or "wrong_answer")
+            answer = rollout.answer
+        except ValueError as err:
+            correct, reason, answer = False, f"teacher_error: {err}", None
+        results.append(
+            {
+                "task": task.task,
+                "answer_regex": task.answer,
+                "answer": answer,
+                "correct": correct,
+                "reason": reason,
+            }
+        )
+    n_correct = sum(r["correct"] for r in results)
+    rate = n_correct / len(results) if results else 0.0
+    logger.info(
+        "teacher '%s' on eval tasks: %d/%d correct (%.1f %%)",
+        teacher.name,
+        n_correct,
+        len(results),
+        100 * rate,
+    )
+    return {
+        "teacher": teacher.name,
+        "n_tasks": len(results),
+        "correct": n_correct,
+        "success_rate": rate,
+        "tasks": results,
+    }
+
+
+# ---------------------------------------------------------------------------------- steps
+def _check_manifest(store: JsonStore, config: GenerationConfig) -> None:
+    manifest = store.get(MANIFEST_KEY)
+    fingerprint = config.fingerprint()
+    if manifest is None:
+        store.put(MANIFEST_KEY, {"fingerprint": fingerprint, "config": config.to_dict()})
+    elif manifest.get("fingerprint") != fingerprint:
+        raise ConfigError(
+            f"{store.root} holds a generation run with different parameters (fingerprint "
+            f"{manifest.get('fingerprint')}, now {fingerprint}); resuming would mix the two. "
+            "Delete that folder or point the rollout store at a new one."
+        )
+
+
+def _scene(
+    scene_id: str, config: GenerationConfig, generator: SceneGenerator, store: JsonStore
+) -> dict[str, Any]:
+    key = f"scenes/{scene_id}"
+    if (done := store.get(key)) is not None:
+        return done
+    index = int(scene_id.rsplit("_", 1)[1])
+    rng = random.Random(derive_seed(config.seed, "layout", index))
+    prior = config.priors[index % len(config.priors)] if config.priors else None
+    request = SceneRequest(
+        n_regions=rng.randint(config.min_regions, config.max_regions),
+        n_objects=rng.randint(config.min_objects, config.max_objects),
+        n_tasks=config.n_tasks,
+        seed=derive_seed(config.seed, "scene", index),
+        prior=prior,
+    )
+    record: dict[str, Any] = {"scene_id": scene_id, "generator": generator.name, "prior": prior}
+    try:
+        generated: GeneratedScene = generator.generate(request)
+        for t, task in enumerate(generated.tasks):
+            task.check_against(generated.scene, source=f"{scene_id} task {t}")
+    except (ValueError, RuntimeError) as err:
+        # A generator that fails (an endpoint returning garbage after its retries) loses this
+        # scene only; the failure is kept with its reason.
+        logger.warning("%s: scene generation failed: %s", scene_id, err)
+        record.update(status="failed", reason=f"scene_generation_failed: {err}")
+        store.put(key, record)
+        return record
+    record.update(
+        status="ok",
+        reason=None,
+        description=generated.description,
+        metadata=generated.metadata,
+        graph=generated.scene.to_spine(),
+        tasks=[task.to_record() for task in generated.tasks],
+    )
+    store.put(key, record)
+    return record
+
+
+def _rollout(
+    key: str,
+    job: tuple[dict[str, Any], int],
+    config: GenerationConfig,
+    teacher: Teacher,
+    fallback: Teacher | None,
+    store: JsonStore,
+) -> dict[str, Any]:
+    store_key = f"rollouts/{key}"
+    if (done := store.get(store_key)) is not None:
+        return done
+    scene_record, task_idx = job
+    scene = SceneGraph.from_spine(scene_record["graph"], source=scene_record["scene_id"])
+    task = Task.from_record(scene_record["tasks"][task_idx], source=key)
+    index = int(scene_record["scene_id"].rsplit("_", 1)[1]) * config.n_tasks + task_idx
+    graph_unknown = config.graph_unknown[index % len(config.graph_unknown)]
+    rng = random.Random(derive_seed(config.seed, "hide", key))
+    sim = PartialObservationSim(
+        scene, graph_unknown=graph_unknown, rng=rng, init_node=task.init_node
+    )
+    hidden = sorted(sim.hidden)
+    record = _teach(teacher, task, sim, config)
+    record.update(
+        key=key,
+        scene_id=scene_record["scene_id"],
+        task=task.to_record(),
+        graph_unknown=graph_unknown,
+        hidden=hidden,
+    )
+    if record["status"] != "passed" and fallback is not None:
+        # Same scene, same task, same hidden nodes: only the planner changes.
+        retry_sim = PartialObservationSim(scene, hidden=hidden, init_node=task.init_node)
+        retry = _teach(fallback, task, retry_sim, config)
+        retry.update(fallback_from={"teacher": teacher.name, "reason": record["reason"]})
+        record.update(retry, source=f"{fallback.name}_fallback")
+    store.put(store_key, record)
+    return record
+
+
+def _teach(
+    teacher: Teacher, task: Task, sim: PartialObservationSim, config: GenerationConfig
+) -> dict[str, Any]:
+    try:
+        rollout = run_rollout(
+            teacher.planner(task, sim),
+            sim,
+            task.task,
+            max_iterations=config.max_iterations,
+            max_attempts=config.max_attempts,
+        )
+    except (RuntimeError, ValueError, OSError) as err:
+        logger.warning("teacher %s failed on %r: %s", teacher.name, task.task, err)
+        return {
+            "status": "failed",
+            "reason": f"teacher_error: {err}",
+            "teacher": teacher.name,
+            "source": teacher.name,
+            "conversation": [],
+            "rejected": [],
+            "iterations": 0,
+            "answer": None,
+        }
+    reason = rollout.reason
+    if reason is None and not answer_matches(rollout.final_turn, task.answer):
+        reason = "wrong_answer"
+    return {
+        "status": "passed" if reason is None else "failed",
+        "reason": reason,
+        "teacher": teacher.name,
+        "source": teacher.name,
+        "answer": rollout.answer,
+        "iterations": rollout.iterations,
+        "conversation": rollout.conversation,
+        "rejected": rollout.rejected,
+    }
+
+
+def _to_sample(record: Mapping[str, Any]) -> dict[str, Any]:
+    conversation = record["conversation"]
+    return {
+        "id": sample_id(conversation),
+        "conversations": conversation,
+        "source": record["source"],
+        "task": record["task"]["task"],
+        "answer": record["task"]["answer"],
+        "kind": record["task"].get("kind"),
+        "scene_id": record["scene_id"],
+        "rollout": record["key"],
+        "graph_unknown": record["graph_unknown"],
+    }
+
+
+def _failure(record: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        key: record.get(key)
+        for key in (
+            "key",
+            "scene_id",
+            "task",
+            "reason",
+            "teacher",
+            "source",
+            "answer",
+            "iterations",
+            "conversation",
+            "rejected",
+            "fallback_from",
+        )
+    }
+
+
+def rollout_stats(records: list[Mapping[str, Any]], n_scene_failures: int = 0) -> dict[str, Any]:
+    """Counts of passed and failed rollouts, by reason, task kind and source."""
+    passed = [r for r in records if r["status"] == "passed"]
+    reasons = Counter(_reason_class(r["reason"]) for r in records if r["status"] != "passed")
+    if n_scene_failures:
+        reasons["scene_generation_failed"] += n_scene_failures
+    by_kind: dict[str, dict[str, int]] = {}
+    for r in records:
+        entry = by_kind.setdefault(str(r["task"].get("kind")), {"passed": 0, "failed": 0})
+        entry["passed" if r["status"] == "passed" else "failed"] += 1
+    total = len(records)
+    return {
+        "total": total,
+        "passed": len(passed),
+        "failed": total - len(passed),
+        "success_rate": len(passed) / total if total else 0.0,
+        "failed_by_reason": dict(sorted(reasons.items())),
+        "by_kind": dict(sorted(by_kind.items())),
+        "passed_by_source": dict(Counter(r["source"] for r in passed)),
+        "mean_turns_passed": (
+            sum(r["iterations"] for r in passed) / len(passed) if passed else 0.0
+        ),
+    }
+
+
+def _reason_class(reason: str | None) -> str:
+    # "teacher_error: <details>" → "teacher_error"; details stay in the failed records.
+    return (reason or "unknown").split(":", 1)[0]
+
+
+def _run_parallel(
+    what: str, keys: list[str], work: Callable[[str], dict[str, Any]], workers: int
+) -> dict[str, dict[str, Any]]:
+    """Run ``work`` on every key with a progress bar; results by key, in key order."""
+    results: dict[str, dict[str, Any]] = {}
+    with (
+        ThreadPoolExecutor(max_workers=workers) as pool,
+        tqdm(total=len(keys), desc=what, unit=what.rstrip("s")) as bar,
+    ):
+        for key, result in zip(keys, pool.map(work, keys), strict=True):
+            results[key] = result
+            bar.update()
+    return results

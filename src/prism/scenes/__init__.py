@@ -1,0 +1,1 @@
+"""Scene and task generators: procedural (offline) and LLM (TaskGraphGen)."""

@@ -1,0 +1,1 @@
+"""Teachers: planners that produce rollouts (the oracle offline, an LLM endpoint)."""

@@ -1,0 +1,1 @@
+"""The world: scene graphs, the partial-observation simulator, the planning protocol, rollouts."""

@@ -1,0 +1,544 @@
+"""Training samples: every accepted shape, every rejection, stable ids, dedup, task extraction."""
+
+from __future__ import annotations
+
+import copy
+import json
+import pickle
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from prism.formats.conversations import (
+    dedupe,
+    first_user_task,
+    load_samples,
+    prior_prompt,
+    read_samples,
+    sample_id,
+    to_chat_messages,
+    write_samples,
+)
+from prism.formats.errors import DataFormatError
+
+USER_TEXT = 'task: find the truck\nUse the graph.\nScene graph:{"regions": []}'
+PLAN_TEXT = '{"primary_goal": "find", "plan": "[goto(field_6)]"}'
+CANONICAL_TURNS = [
+    {"role": "user", "value": USER_TEXT},
+    {"role": "assistant", "value": PLAN_TEXT},
+]
+
+
+def seed_sample(**extra):
+    return {"conversations": copy.deepcopy(CANONICAL_TURNS), **extra}
+
+
+def load_one(sample, **kwargs):
+    (result,) = load_samples([sample], **kwargs)
+    return result
+
+
+def rejection(records, source="data/x.json") -> str:
+    with pytest.raises(DataFormatError) as info:
+        load_samples(records, source=source)
+    return str(info.value)
+
+
+# ---------------------------------------------------------------------------------- accepted
+class TestAcceptedShapes:
+    def test_seed_format_is_canonical_plus_id(self):
+        sample = load_one(seed_sample())
+        assert sample == {"id": sample_id(CANONICAL_TURNS), "conversations": CANONICAL_TURNS}
+        assert list(sample) == ["id", "conversations"]
+
+    def test_content_instead_of_value(self):
+        turns = [{"role": t["role"], "content": t["value"]} for t in CANONICAL_TURNS]
+        assert load_one({"conversations": turns}) == load_one(seed_sample())
+
+    def test_sharegpt_from_human_gpt(self):
+        turns = [
+            {"from": "human", "value": USER_TEXT},
+            {"from": "gpt", "value": PLAN_TEXT},
+        ]
+        assert load_one({"conversations": turns}) == load_one(seed_sample())
+
+    def test_messages_key_with_role_content(self):
+        turns = [{"role": t["role"], "content": t["value"]} for t in CANONICAL_TURNS]
+        assert load_one({"messages": turns}) == load_one(seed_sample())
+
+    def test_system_role_kept(self):
+        turns = [{"from": "system", "value": "You plan."}, *CANONICAL_TURNS]
+        sample = load_one({"conversations": turns})
+        assert [t["role"] for t in sample["conversations"]] == ["system", "user", "assistant"]
+
+    @pytest.mark.parametrize(
+        ("raw", "canonical"),
+        [("model", "assistant"), ("Human", "user"), (" GPT ", "assistant"), ("USER", "user")],
+    )
+    def test_role_aliases_and_case(self, raw, canonical):
+        turns = [{"role": "user", "value": "task: x"}, {"role": raw, "value": "plan"}]
+        if canonical == "user":
+            turns.append({"role": "assistant", "value": "plan"})
+        assert load_one({"conversations": turns})["conversations"][1]["role"] == canonical
+
+    def test_both_text_keys_equal_is_fine(self):
+        turns = [
+            {"role": "user", "value": "task: x", "content": "task: x"},
+            {"role": "assistant", "from": "assistant", "value": "plan"},
+        ]
+        assert load_one({"conversations": turns})["conversations"][0] == {
+            "role": "user",
+            "value": "task: x",
+        }
+
+    def test_extra_turn_keys_are_dropped(self):
+        turns = [{**t, "weight": 0, "loss": False} for t in CANONICAL_TURNS]
+        assert load_one({"conversations": turns})["conversations"] == CANONICAL_TURNS
+
+    def test_text_is_not_stripped(self):
+        turns = [{"role": "user", "value": "  task: x \n"}, {"role": "assistant", "value": "p "}]
+        sample = load_one({"conversations": turns})
+        assert [t["value"] for t in sample["conversations"]] == ["  task: x \n", "p "]
+
+    def test_other_sample_keys_are_preserved_as_deep_copies(self):
+        record = seed_sample(source="oracle", task="find the truck", meta={"n": [1, 2]})
+        sample = load_one(record)
+        assert sample["source"] == "oracle"
+        assert sample["task"] == "find the truck"
+        assert sample["meta"] == {"n": [1, 2]}
+        sample["meta"]["n"].append(3)
+        assert record["meta"] == {"n": [1, 2]}
+
+    def test_input_is_not_modified(self):
+        records = [
+            {
+                "conversations": [
+                    {"from": "human", "value": "task: x"},
+                    {"from": "gpt", "value": "p"},
+                ]
+            }
+        ]
+        before = copy.deepcopy(records)
+        load_samples(records)
+        assert records == before
+
+    @pytest.mark.parametrize("wrapper", ["data", "samples", "train"])
+    def test_object_holding_one_list(self, wrapper):
+        records = {wrapper: [seed_sample()], "version": 2}
+        assert load_samples(records) == [load_one(seed_sample())]
+
+    def test_tuple_of_samples_and_empty_list(self):
+        assert load_samples((seed_sample(),)) == [load_one(seed_sample())]
+        assert load_samples([]) == []
+
+    def test_order_is_kept(self):
+        other = {
+            "conversations": [
+                {"role": "user", "value": "task: y"},
+                {"role": "assistant", "value": "q"},
+            ]
+        }
+        ids = [s["id"] for s in load_samples([seed_sample(), other])]
+        assert ids == [sample_id(CANONICAL_TURNS), sample_id(other["conversations"])]
+
+
+class TestIds:
+    def test_contract_recipe(self):
+        import hashlib
+
+        blob = json.dumps(
+            CANONICAL_TURNS, sort_keys=True, ensure_ascii=False, separators=(",", ":")
+        )
+        assert sample_id(CANONICAL_TURNS) == hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    def test_known_value_is_stable_across_runs(self):
+        turns = [{"role": "user", "value": "hi"}, {"role": "assistant", "value": "hello"}]
+        assert sample_id(turns) == "bd22c334e359fe6d"
+
+    def test_same_content_any_format_same_id(self):
+        sharegpt = [{"from": "human", "value": "hi"}, {"from": "gpt", "content": "hello"}]
+        seed = [{"role": "user", "value": "hi"}, {"role": "assistant", "value": "hello"}]
+        assert sample_id(sharegpt) == sample_id(seed)
+
+    def test_metadata_does_not_change_the_id(self):
+        assert load_one(seed_sample(source="oracle"))["id"] == load_one(seed_sample())["id"]
+
+    @pytest.mark.parametrize(
+        "change",
+        [
+            lambda t: t[0].update(value=t[0]["value"] + " "),
+            lambda t: t[1].update(role="user"),
+            lambda t: t.reverse(),
+        ],
+    )
+    def test_any_content_change_changes_the_id(self, change):
+        turns = copy.deepcopy(CANONICAL_TURNS)
+        change(turns)
+        assert sample_id(turns) != sample_id(CANONICAL_TURNS)
+
+    def test_foreign_id_moves_to_source_id(self):
+        sample = load_one(seed_sample(id=17))
+        assert sample["id"] == sample_id(CANONICAL_TURNS)
+        assert sample["source_id"] == 17
+
+    def test_matching_id_is_kept_without_source_id(self):
+        sample = load_one(seed_sample(id=sample_id(CANONICAL_TURNS)))
+        assert "source_id" not in sample
+
+    def test_existing_source_id_wins_over_a_stale_id(self):
+        sample = load_one(seed_sample(id="0000000000000000", source_id="sharegpt-12"))
+        assert sample["source_id"] == "sharegpt-12"
+        assert sample["id"] == sample_id(CANONICAL_TURNS)
+
+    def test_lone_surrogates_still_get_an_id(self):
+        turns = [{"role": "user", "value": "task: \ud800"}, {"role": "assistant", "value": "p"}]
+        assert len(sample_id(turns)) == 16
+
+
+# ---------------------------------------------------------------------------------- rejected
+class TestRejections:
+    def test_error_is_a_value_error_with_fields(self):
+        with pytest.raises(ValueError) as info:
+            load_samples(
+                [seed_sample(), {"conversations": [{"role": "bot", "value": "x"}]}], source="d.json"
+            )
+        err = info.value
+        assert isinstance(err, DataFormatError)
+        assert (err.source, err.sample, err.field) == ("d.json", 1, "conversations[0].role")
+
+    def test_error_pickles(self):
+        err = DataFormatError("bad", source="f.json", sample=3, field="conversations[0].role")
+        again = pickle.loads(pickle.dumps(err))
+        assert str(again) == str(err)
+        assert again.field == "conversations[0].role"
+
+    @pytest.mark.parametrize("records", ["text", 3, None, True])
+    def test_top_level_not_a_list(self, records):
+        message = rejection(records)
+        assert message.startswith("data/x.json: expected a JSON list of samples")
+
+    def test_object_without_a_list(self):
+        message = rejection({"version": 1})
+        assert "data/x.json: " in message
+        assert '{"data": [...]}' in message
+        assert "version" in message
+
+    def test_object_with_several_lists(self):
+        message = rejection({"train": [], "test": []})
+        assert "several lists (train, test)" in message
+
+    def test_single_sample_instead_of_a_list(self):
+        message = rejection(seed_sample())
+        assert "single sample" in message
+        assert "wrap it in [ ]" in message
+
+    @pytest.mark.parametrize("bad", ["text", 3, None, [1]])
+    def test_sample_not_an_object(self, bad):
+        message = rejection([seed_sample(), bad])
+        assert message.startswith("data/x.json: sample 1: a sample must be a JSON object")
+
+    def test_missing_conversations(self):
+        message = rejection([{"turns": []}])
+        assert message == (
+            "data/x.json: sample 0: missing 'conversations' (or ShareGPT 'messages'): "
+            "the list of turns"
+        )
+
+    def test_both_conversations_and_messages(self):
+        message = rejection([{**seed_sample(), "messages": CANONICAL_TURNS}])
+        assert "sample 0" in message
+        assert "keep one" in message
+
+    def test_empty_conversations(self):
+        message = rejection([{"conversations": []}])
+        assert message.startswith("data/x.json: sample 0, field conversations: is empty")
+
+    def test_conversations_not_a_list(self):
+        message = rejection([{"messages": "hi"}])
+        assert (
+            message
+            == "data/x.json: sample 0, field messages: must be a list of turns, got a string"
+        )
+
+    def test_turn_not_an_object(self):
+        message = rejection([{"conversations": [CANONICAL_TURNS[0], "hello"]}])
+        assert message.startswith("data/x.json: sample 0, field conversations[1]: a turn must be")
+
+    def test_turn_without_role(self):
+        message = rejection([{"conversations": [{"value": "x"}]}])
+        assert "field conversations[0]: the turn has no role: expected 'role' or 'from'" in message
+
+    def test_turn_without_text(self):
+        message = rejection([{"conversations": [CANONICAL_TURNS[0], {"role": "assistant"}]}])
+        assert (
+            "sample 0, field conversations[1]: the turn has no text: expected 'value' or 'content'"
+            in message
+        )
+
+    def test_non_string_text(self):
+        message = rejection(
+            [{"conversations": [CANONICAL_TURNS[0], {"role": "assistant", "value": 42}]}]
+        )
+        assert "field conversations[1].value: the text must be a string, got a number" in message
+
+    def test_multipart_content_gets_a_hint(self):
+        parts = [{"type": "text", "text": "hi"}]
+        message = rejection([{"messages": [{"role": "user", "content": parts}]}])
+        assert "field messages[0].content" in message
+        assert "join the text parts into one string" in message
+
+    def test_empty_text(self):
+        message = rejection(
+            [{"conversations": [CANONICAL_TURNS[0], {"role": "assistant", "value": "  "}]}]
+        )
+        assert "field conversations[1].value: the turn's text is empty" in message
+
+    def test_unknown_role_lists_the_accepted_ones(self):
+        records = [
+            seed_sample(),
+            seed_sample(),
+            seed_sample(),
+            {"conversations": [*CANONICAL_TURNS, {"role": "bot", "value": "x"}]},
+        ]
+        assert rejection(records) == (
+            "data/x.json: sample 3, field conversations[2].role: unknown role 'bot' "
+            "(expected one of: system, user, assistant, human, gpt, model)"
+        )
+
+    def test_role_not_a_string(self):
+        message = rejection([{"conversations": [{"from": 1, "value": "x"}]}])
+        assert "field conversations[0].from: the role must be a string, got a number" in message
+
+    def test_conflicting_role_keys(self):
+        message = rejection([{"conversations": [{"role": "user", "from": "gpt", "value": "x"}]}])
+        assert "both 'role' and 'from' with different roles" in message
+
+    def test_conflicting_text_keys(self):
+        message = rejection([{"conversations": [{"role": "user", "value": "x", "content": "y"}]}])
+        assert "field conversations[0]: the turn has both 'value' and 'content'" in message
+
+    def test_no_assistant_turn(self):
+        message = rejection(
+            [{"conversations": [{"role": "system", "value": "s"}, {"role": "user", "value": "u"}]}]
+        )
+        assert message.startswith(
+            "data/x.json: sample 0, field conversations: has no assistant turn (roles: system, user)"
+        )
+
+    def test_default_source_label(self):
+        with pytest.raises(DataFormatError, match=r"^<data>: expected a JSON list"):
+            load_samples(None)
+
+
+# ---------------------------------------------------------------------------------- helpers
+class TestHelpers:
+    def test_to_chat_messages(self):
+        assert to_chat_messages(load_one(seed_sample())) == [
+            {"role": "user", "content": USER_TEXT},
+            {"role": "assistant", "content": PLAN_TEXT},
+        ]
+
+    def test_to_chat_messages_accepts_other_shapes_and_prompt_only(self):
+        assert to_chat_messages({"messages": [{"from": "human", "content": "hi"}]}) == [
+            {"role": "user", "content": "hi"}
+        ]
+
+    def test_to_chat_messages_rejects_bad_turns(self):
+        with pytest.raises(DataFormatError, match="unknown role"):
+            to_chat_messages({"conversations": [{"role": "bot", "value": "x"}]})
+
+    def test_dedupe_first_wins_and_keeps_order(self):
+        a = load_one(seed_sample(source="first"))
+        b = load_one(
+            {
+                "conversations": [
+                    {"role": "user", "value": "task: y"},
+                    {"role": "assistant", "value": "q"},
+                ]
+            }
+        )
+        a_again = load_one(seed_sample(source="second"))
+        result = dedupe([a, b, a_again, b])
+        assert result == [a, b]
+        assert result[0] is a
+
+    def test_dedupe_computes_missing_ids(self):
+        raw = seed_sample()
+        assert dedupe([raw, load_one(seed_sample())]) == [raw]
+
+    def test_read_and_write_files(self, tmp_path):
+        source = tmp_path / "in.json"
+        source.write_text(
+            json.dumps(
+                {
+                    "data": [
+                        {
+                            "messages": [
+                                {"from": "human", "value": "task: x"},
+                                {"from": "gpt", "value": "p"},
+                            ]
+                        }
+                    ]
+                }
+            )
+        )
+        samples = read_samples(source)
+        target = tmp_path / "out" / "dataset_episode_1.json"
+        write_samples(samples, target)
+        assert json.loads(target.read_text()) == samples
+        assert read_samples(target) == samples
+
+    def test_read_invalid_json_names_file_line_and_column(self, tmp_path):
+        path = tmp_path / "broken.json"
+        path.write_text('[{"conversations": [}]')
+        with pytest.raises(DataFormatError) as info:
+            read_samples(path)
+        assert str(info.value).startswith(f"{path}: not valid JSON: ")
+        assert "line 1, column 21" in str(info.value)
+
+    def test_write_refuses_invalid_samples(self, tmp_path):
+        target = tmp_path / "out.json"
+        with pytest.raises(DataFormatError, match=f"^{target}: sample 0"):
+            write_samples([{"conversations": []}], target)
+        assert not target.exists()
+
+
+class TestTaskExtraction:
+    @pytest.mark.parametrize(
+        ("first_user", "task"),
+        [
+            ('task: find the truck\nBe brief.\nScene graph:{"a": 1}', "find the truck"),
+            ("task: Is the boat damaged?\nScene graph:{}", "Is the boat damaged?"),
+            ('task: find the truck Scene graph:{"regions": []}', "find the truck"),
+            ('task: find the truck. scene graph {"regions": []}', "find the truck"),
+            ("Task:   find the truck  \nScene graph:{}", "find the truck"),
+            ("task: go to the shed.\nadvice\nScene graph:{}", "go to the shed."),
+            (
+                "task: describe the scene graph layout\nScene graph:{}",
+                "describe the scene graph layout",
+            ),
+            ("task: only a task", "only a task"),
+        ],
+    )
+    def test_prompt_forms(self, first_user, task):
+        sample = {
+            "conversations": [
+                {"role": "user", "value": first_user},
+                {"role": "assistant", "value": "p"},
+            ]
+        }
+        assert first_user_task(sample) == task
+        assert prior_prompt(sample) == "example task: " + task
+
+    def test_skips_system_turn_and_reads_other_shapes(self):
+        sample = {
+            "messages": [
+                {"from": "system", "content": "You plan."},
+                {"from": "human", "content": "task: find keys Scene graph:{}"},
+            ]
+        }
+        assert first_user_task(sample) == "find keys"
+
+    def test_later_user_turns_are_ignored(self):
+        turns = [*CANONICAL_TURNS, {"role": "user", "value": "task: other"}]
+        assert first_user_task({"conversations": turns}) == "find the truck"
+
+    def test_not_a_task_prompt(self):
+        sample = load_one(
+            {
+                "conversations": [
+                    {"role": "user", "value": "hello there"},
+                    {"role": "assistant", "value": "p"},
+                ]
+            }
+        )
+        with pytest.raises(DataFormatError) as info:
+            first_user_task(sample, source="d.json")
+        message = str(info.value)
+        assert message.startswith(f"d.json: sample {sample['id']}, field conversations[0].value:")
+        assert "does not start with 'task: <task>'" in message
+
+    def test_no_user_turn(self):
+        with pytest.raises(DataFormatError, match="has no user turn"):
+            first_user_task({"conversations": [{"role": "assistant", "value": "p"}]})
+
+    def test_empty_task(self):
+        with pytest.raises(DataFormatError, match=r"field messages\[0\]\.content: .*empty task"):
+            first_user_task({"messages": [{"role": "user", "content": "task: \nScene graph:{}"}]})
+
+
+# ---------------------------------------------------------------------------------- properties
+json_scalars = (
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8)
+)
+json_values = st.recursive(
+    json_scalars,
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=6), children, max_size=4)
+    ),
+    max_leaves=20,
+)
+role_names = st.sampled_from(
+    ["user", "assistant", "system", "human", "gpt", "model", "bot", "GPT", ""]
+)
+turn_keys = st.sampled_from(["role", "from", "value", "content", "weight"])
+turns = st.dictionaries(
+    turn_keys,
+    st.one_of(role_names, st.text(max_size=10), json_values),
+    max_size=4,
+)
+samples = st.dictionaries(
+    st.sampled_from(["conversations", "messages", "id", "source_id", "source", "task"]),
+    st.one_of(st.lists(turns, max_size=5), json_values),
+    max_size=4,
+)
+valid_turns = st.builds(
+    lambda role_key, role, text_key, text: {role_key: role, text_key: text},
+    st.sampled_from(["role", "from"]),
+    role_names.filter(lambda r: r not in ("bot", "")),
+    st.sampled_from(["value", "content"]),
+    st.text(min_size=1).filter(str.strip),
+)
+valid_samples = st.builds(
+    lambda key, body, extra: {key: [*body, {"role": "assistant", "value": "plan"}], **extra},
+    st.sampled_from(["conversations", "messages"]),
+    st.lists(valid_turns, max_size=4),
+    st.dictionaries(
+        st.sampled_from(["id", "source_id", "source", "task"]), json_values, max_size=3
+    ),
+)
+record_sets = st.one_of(
+    json_values,
+    st.lists(st.one_of(samples, valid_samples, json_values), max_size=4),
+    st.dictionaries(
+        st.sampled_from(["data", "meta"]),
+        st.lists(st.one_of(samples, valid_samples), max_size=3),
+        max_size=2,
+    ),
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(record_sets)
+def test_load_samples_returns_samples_or_raises_data_format_error(records):
+    try:
+        result = load_samples(records, source="prop.json")
+    except DataFormatError as err:
+        assert str(err).startswith("prop.json: ")
+        return
+    assert isinstance(result, list)
+    for sample in result:
+        assert set(t["role"] for t in sample["conversations"]) <= {"system", "user", "assistant"}
+        assert sample["id"] == sample_id(sample["conversations"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(valid_samples, max_size=4))
+def test_canonical_output_round_trips(records):
+    once = load_samples(records)
+    assert load_samples(once) == once
+    assert load_samples(json.loads(json.dumps(once))) == once
+    assert [to_chat_messages(s) for s in once] == [
+        [{"role": t["role"], "content": t["value"]} for t in s["conversations"]] for s in once
+    ]
