@@ -35,7 +35,7 @@ class JsonStore:
         parts = PurePosixPath(key).parts
         if not parts or any(p in ("..", "") for p in parts) or PurePosixPath(key).is_absolute():
             raise ValueError(f"invalid store key {key!r}")
-        return self.root.joinpath(*parts).with_suffix(".json")
+        return self.root.joinpath(*parts[:-1], f"{parts[-1]}.json")
 
     def __contains__(self, key: str) -> bool:
         return self.path(key).is_file()
@@ -82,7 +82,7 @@ class JsonStore:
         if not base.is_dir():
             return iter(())
         found = (
-            p.relative_to(self.root).with_suffix("").as_posix()
+            p.relative_to(self.root).as_posix().removesuffix(".json")
             for p in base.rglob("*.json")
             if not p.name.startswith(".")
         )
@@ -90,7 +90,7 @@ class JsonStore:
 
 
 class JsonStoreDataset(AbstractDataset[JsonStore, JsonStore]):
-    """Kedro dataset whose ``load()`` hands the node a :class:`JsonStore` on ``path``.
+    """Kedro dataset whose ``load()`` hands the node a :class:`JsonStore` on ``filepath``.
 
     ``save`` accepts the store back (a no-op: records are written as they are produced).
 
@@ -98,11 +98,11 @@ class JsonStoreDataset(AbstractDataset[JsonStore, JsonStore]):
 
         generation.rollout_store:
           type: prism.datasets.json_store.JsonStoreDataset
-          path: data/02_intermediate/data_gen
+          filepath: data/02_intermediate/data_gen
     """
 
-    def __init__(self, path: str, metadata: dict[str, Any] | None = None) -> None:
-        self._path = Path(path)
+    def __init__(self, filepath: str, metadata: dict[str, Any] | None = None) -> None:
+        self._path = Path(filepath)
         self.metadata = metadata
 
     def load(self) -> JsonStore:
@@ -116,4 +116,4 @@ class JsonStoreDataset(AbstractDataset[JsonStore, JsonStore]):
         return self._path.is_dir()
 
     def _describe(self) -> dict[str, Any]:
-        return {"path": str(self._path)}
+        return {"filepath": str(self._path)}

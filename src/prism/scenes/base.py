@@ -116,6 +116,10 @@ class SceneGenerator(Protocol):
 
     name: str
 
+    def check(self) -> None:
+        """Fail fast, before a long run, if the generator cannot work (endpoint unreachable...)."""
+        ...
+
     def generate(self, request: SceneRequest) -> GeneratedScene:
         """Generate one scene and ``request.n_tasks`` tasks for it (deterministic in the seed)."""
         ...

@@ -81,6 +81,9 @@ class ProceduralSceneGenerator:
     task_kinds: Sequence[str] = TASK_KINDS
     name: str = "procedural"
 
+    def check(self) -> None:
+        """Nothing to check: the generator runs locally."""
+
     def generate(self, request: SceneRequest) -> GeneratedScene:
         """Generate a connected scene graph and ``request.n_tasks`` tasks for it."""
         rng = random.Random(request.seed)
@@ -279,7 +282,12 @@ class _TaskBuilder:
             )
         )
         return Task(
-            template.format(w=with_article(word)), answer, self.init, "existence", tuple(targets), word
+            template.format(w=with_article(word)),
+            answer,
+            self.init,
+            "existence",
+            tuple(targets),
+            word,
         )
 
     def _affordance(self) -> Task | None:

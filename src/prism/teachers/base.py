@@ -21,6 +21,10 @@ class Teacher(Protocol):
 
     name: str
 
+    def check(self) -> None:
+        """Fail fast, before a long run, if the teacher cannot work (endpoint unreachable...)."""
+        ...
+
     def planner(self, task: Task, sim: PartialObservationSim) -> Planner:
         """A planner for ``task``. It may read ``sim.partial`` (the planner's own view) but never
         the full scene."""

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from prism.scenes.base import Task
+from prism.scenes.procedural import infer_task
 from prism.scenes.themes import be, with_article
 from prism.world.protocol import Action, render_turn
 from prism.world.rollout import MAX_ITERATIONS, Message
@@ -38,8 +39,17 @@ class OracleTeacher:
     max_iterations: int = MAX_ITERATIONS
     name: str = "oracle"
 
+    def check(self) -> None:
+        """Nothing to check: the oracle runs locally."""
+
     def planner(self, task: Task, sim: PartialObservationSim) -> OraclePlanner:
-        """A planner for one rollout of ``task``."""
+        """A planner for one rollout of ``task``.
+
+        A task without a ``kind`` (from a foreign eval file or an LLM generator) has what it asks
+        for read off its text first (:func:`prism.scenes.procedural.infer_task`).
+        """
+        if task.kind is None:
+            task = infer_task(task, sim.full)
         if task.kind not in _GOALS:
             raise ValueError(
                 f"the oracle needs a task kind ({', '.join(_GOALS)}), got {task.kind!r} for "

@@ -24,7 +24,7 @@ from prism.formats.conversations import sample_id
 from prism.formats.eval_tasks import load_eval_suite
 from prism.pipelines.generation.config import ComponentConfig, ConfigError, GenerationConfig
 from prism.scenes.base import GeneratedScene, SceneGenerator, SceneRequest, Task
-from prism.scenes.procedural import ProceduralSceneGenerator, infer_task
+from prism.scenes.procedural import ProceduralSceneGenerator
 from prism.teachers.base import Teacher
 from prism.teachers.oracle import OracleTeacher
 from prism.world.rollout import answer_matches, run_rollout
@@ -96,6 +96,9 @@ def generate_rollouts(
         if config.teacher.kind != "oracle" and config.teacher.fallback_to_oracle
         else None
     )
+    # An unreachable endpoint or a wrong model name fails here, before anything is written.
+    scene_generator.check()
+    teacher.check()
     _check_manifest(rollout_store, config)
 
     scene_ids = [f"scene_{i:03d}" for i in range(config.n_samples)]
@@ -158,41 +161,30 @@ def evaluate_teacher(
     config = GenerationConfig.from_params(params)
     teacher = build_teacher(config.teacher, config, call_cache, credentials)
     suite = load_eval_suite(eval_tasks, source="eval_tasks")
-    results = []
-    for i, eval_task in enumerate(tqdm(suite.tasks, desc="teacher on eval tasks", unit="task")):
+    teacher.check()
+
+    def run(index: str) -> dict[str, Any]:
+        i = int(index)
+        eval_task = suite.tasks[i]
         scene = suite.scene_graph(eval_task.graph_index)
         task = Task.from_record(eval_task.to_record(), source=f"eval_tasks: task {i}")
-        if task.kind is None and isinstance(teacher, OracleTeacher):
-            task = infer_task(task, scene)
-        rng = random.Random(derive_seed(config.seed, "eval", i))
         sim = PartialObservationSim(
             scene,
             graph_unknown=config.graph_unknown[i % len(config.graph_unknown)],
-            rng=rng,
+            rng=random.Random(derive_seed(config.seed, "eval", i)),
             init_node=task.init_node,
         )
-        try:
-            rollout = run_rollout(
-                teacher.planner(task, sim),
-                sim,
-                task.task,
-                max_iterations=config.max_iterations,
-                max_attempts=config.max_attempts,
-            )
-            correct = rollout.reason is None and answer_matches(rollout.final_turn, task.answer)
-            reason = None if correct else (rollout.reason or "wrong_answer")
-            answer = rollout.answer
-        except ValueError as err:
-            correct, reason, answer = False, f"teacher_error: {err}", None
-        results.append(
-            {
-                "task": task.task,
-                "answer_regex": task.answer,
-                "answer": answer,
-                "correct": correct,
-                "reason": reason,
-            }
-        )
+        record = _teach(teacher, task, sim, config)
+        return {
+            "task": task.task,
+            "answer_regex": task.answer,
+            "answer": record["answer"],
+            "correct": record["status"] == "passed",
+            "reason": record["reason"],
+        }
+
+    indices = [str(i) for i in range(len(suite.tasks))]
+    results = list(_run_parallel("teacher on eval tasks", indices, run, config.workers).values())
     n_correct = sum(r["correct"] for r in results)
     rate = n_correct / len(results) if results else 0.0
     logger.info(

@@ -17,22 +17,22 @@ def create_pipeline() -> Pipeline:
                 generate_rollouts,
                 inputs=[
                     "params:generation",
-                    "generation.rollout_store",
+                    "data_gen",
                     "call_cache",
                     CREDENTIALS_DATASET,
                 ],
                 outputs=[
-                    "generation.samples",
-                    "generation.failed",
-                    "generation.stats",
-                    "generation.scenes",
+                    "generated_samples",
+                    "generated_failed",
+                    "generation_stats",
+                    "generated_scenes",
                 ],
                 name="generate_rollouts",
             ),
             Node(
                 evaluate_teacher,
                 inputs=["eval_tasks", "params:generation", "call_cache", CREDENTIALS_DATASET],
-                outputs="generation.teacher_eval",
+                outputs="teacher_eval",
                 name="evaluate_teacher",
             ),
         ]

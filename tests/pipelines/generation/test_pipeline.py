@@ -1,0 +1,129 @@
+"""The generation pipeline end to end, through a real KedroSession on a copy of the project."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from prism.formats.conversations import load_samples
+from prism.pipelines.generation.config import ConfigError
+
+SMALL = {"generation": {"n_samples": 4, "n_tasks": 2, "workers": 2}}
+
+
+def _read(project: Path, relative: str):
+    return json.loads((project / relative).read_text())
+
+
+def test_generate_writes_samples_failures_stats_and_every_rollout(run_kedro, project):
+    run_kedro(params=SMALL)
+
+    stats = _read(project, "data/08_reporting/generation_stats.json")
+    samples = _read(project, "data/03_primary/generated_samples.json")
+    failed = _read(project, "data/03_primary/generated_failed.json")
+    assert stats["total"] == 8
+    assert stats["passed"] == len(samples) and stats["failed"] == len(failed)
+    assert stats["passed"] + stats["failed"] == 8
+    # Every rollout is kept in the data_gen folder, passed or failed, with its reason.
+    store = project / "data/02_intermediate/data_gen"
+    rollouts = sorted((store / "rollouts").glob("*.json"))
+    assert len(rollouts) == 8
+    statuses = {json.loads(p.read_text())["status"] for p in rollouts}
+    assert statuses <= {"passed", "failed"}
+    assert len(list((store / "scenes").glob("*.json"))) == 4
+
+    # The training file is in the canonical conversation format, multi-turn, ids stable.
+    assert load_samples(samples) == samples
+    assert all(s["conversations"][0]["value"].startswith("task: ") for s in samples)
+    assert any(sum(t["role"] == "assistant" for t in s["conversations"]) > 1 for s in samples)
+    assert {s["source"] for s in samples} == {"oracle"}
+
+
+def test_output_loads_with_hf_datasets(run_kedro, project):
+    datasets = pytest.importorskip("datasets")
+    run_kedro(params=SMALL)
+    path = project / "data/03_primary/generated_samples.json"
+    loaded = datasets.load_dataset("json", data_files=str(path), split="train")
+    samples = _read(project, "data/03_primary/generated_samples.json")
+    assert loaded.num_rows == len(samples) > 0
+    assert loaded[0]["conversations"][0]["role"] == "user"
+
+
+def test_generation_is_deterministic_under_the_seed(run_kedro, project, tmp_path_factory):
+    run_kedro(params=SMALL)
+    first = _read(project, "data/03_primary/generated_samples.json")
+    # A fresh store, same parameters: identical samples.
+    os.rename(project / "data/02_intermediate/data_gen", tmp_path_factory.mktemp("old") / "gen")
+    run_kedro(params=SMALL)
+    assert _read(project, "data/03_primary/generated_samples.json") == first
+
+
+def test_rerun_resumes_without_redoing_or_duplicating(run_kedro, project):
+    run_kedro(params=SMALL)
+    store = project / "data/02_intermediate/data_gen/rollouts"
+    complete = _read(project, "data/03_primary/generated_samples.json")
+    # Simulate a kill: two rollouts never finished; the others keep their files untouched.
+    lost = sorted(store.glob("*.json"))[:2]
+    for path in lost:
+        path.unlink()
+    kept = {p: p.stat().st_mtime_ns for p in store.glob("*.json")}
+
+    run_kedro(params=SMALL)
+
+    assert all(p.stat().st_mtime_ns == mtime for p, mtime in kept.items())
+    assert all(p.exists() for p in lost)
+    resumed = _read(project, "data/03_primary/generated_samples.json")
+    assert resumed == complete
+    assert len({s["id"] for s in resumed}) == len(resumed)
+
+
+def test_larger_n_samples_extends_a_run(run_kedro, project):
+    run_kedro(params=SMALL)
+    small = _read(project, "data/03_primary/generated_samples.json")
+    run_kedro(params={"generation": {**SMALL["generation"], "n_samples": 6}})
+    large = _read(project, "data/03_primary/generated_samples.json")
+    assert _read(project, "data/08_reporting/generation_stats.json")["total"] == 12
+    assert [s["id"] for s in large[: len(small)]] == [s["id"] for s in small]
+
+
+def test_rerun_with_other_parameters_on_the_same_store_is_refused(run_kedro, project):
+    run_kedro(params=SMALL)
+    with pytest.raises(ConfigError, match="different parameters"):
+        run_kedro(params={"generation": {**SMALL["generation"], "seed": 7}})
+
+
+def test_teacher_eval_reports_the_oracle_success_rate_on_shipped_tasks(run_kedro, project):
+    run_kedro(params=SMALL)
+    report = _read(project, "data/08_reporting/teacher_eval.json")
+    assert report["teacher"] == "oracle"
+    assert report["n_tasks"] >= 30
+    assert report["success_rate"] >= 0.95
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ({"graph_unknown": [0.2, 30]}, "fractions in \\[0, 1\\]"),
+        ({"min_regions": 9, "max_regions": 8}, "min_regions \\(9\\) is greater than"),
+        ({"n_samples": 0}, "n_samples must be a positive integer"),
+        ({"n_tasks": -1}, "n_tasks must be a positive integer"),
+        ({"teacher": {"kind": "gpt5"}}, "teacher.kind must be one of"),
+        ({"n_sample": 3}, "unknown generation parameter\\(s\\): n_sample"),
+    ],
+)
+def test_bad_parameters_fail_before_any_output(run_kedro, project, override, message):
+    with pytest.raises(ConfigError, match=message):
+        run_kedro(params={"generation": {**SMALL["generation"], **override}})
+    assert not (project / "data/03_primary/generated_samples.json").exists()
+    assert not (project / "data/02_intermediate/data_gen").exists()
+
+
+def test_graph_unknown_accepts_the_seed_command_line_form(run_kedro, project):
+    run_kedro(params={"generation": {**SMALL["generation"], "graph_unknown": "0.2,0.5"}})
+    stats = _read(project, "data/08_reporting/generation_stats.json")
+    assert stats["config"]["graph_unknown"] == [0.2, 0.5]
+    samples = _read(project, "data/03_primary/generated_samples.json")
+    assert {s["graph_unknown"] for s in samples} <= {0.2, 0.5}
