@@ -1,8 +1,14 @@
 """Kedro project settings."""
 
+import warnings
+
 from kedro.config import OmegaConfigLoader
 
 from prism.hooks import EndpointCredentialsHook
+
+# Kedro 1.7 calls omegaconf's deprecated register_new_resolver() on every run: not ours to fix,
+# and three screens of warnings bury what a run has to say.
+warnings.filterwarnings("ignore", message=r"register_new_resolver\(\) is deprecated")
 
 HOOKS = (EndpointCredentialsHook(),)
 

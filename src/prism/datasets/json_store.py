@@ -15,6 +15,25 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from kedro.io import AbstractDataset, DatasetError
+from kedro.io.core import get_filepath_str
+from kedro_datasets.json import JSONDataset as _KedroJSONDataset
+
+
+def write_json_atomic(path: str | os.PathLike[str], data: Any, **dump_args: Any) -> None:
+    """Write ``data`` as JSON to ``path`` through a temporary file in the same folder and
+    ``os.replace``: a killed process leaves the old file or the new one, never half of one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as tmp:
+            json.dump(data, tmp, **dump_args)
+            tmp.flush()
+            os.fsync(tmp.fileno())
+        os.replace(tmp_name, path)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
 
 
 class JsonStore:
@@ -59,21 +78,9 @@ class JsonStore:
             ) from None
 
     def put(self, key: str, record: Any) -> Path:
-        """Write ``record`` atomically (temp file + rename): a reader never sees half a file."""
+        """Write ``record`` atomically: a reader never sees half a file."""
         path = self.path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(
-            "w",
-            encoding="utf-8",
-            dir=path.parent,
-            prefix=f".{path.stem}.",
-            suffix=".tmp",
-            delete=False,
-        ) as tmp:
-            json.dump(record, tmp, ensure_ascii=False, indent=1)
-            tmp.flush()
-            os.fsync(tmp.fileno())
-        os.replace(tmp.name, path)
+        write_json_atomic(path, record, ensure_ascii=False, indent=1)
         return path
 
     def keys(self, prefix: str = "") -> Iterator[str]:
@@ -117,3 +124,20 @@ class JsonStoreDataset(AbstractDataset[JsonStore, JsonStore]):
 
     def _describe(self) -> dict[str, Any]:
         return {"filepath": str(self._path)}
+
+
+class AtomicJSONDataset(_KedroJSONDataset):
+    """kedro-datasets' ``json.JSONDataset`` whose saves to local disk are atomic.
+
+    The stock dataset writes in place, so a run killed while saving leaves a truncated file that
+    the next run cannot read. Other filesystems (s3, gcs, ...) save as the stock dataset does.
+    """
+
+    def save(self, data: Any) -> None:
+        if self._protocol != "file":
+            super().save(data)
+            return
+        write_json_atomic(
+            get_filepath_str(self._get_save_path(), self._protocol), data, **self._save_args
+        )
+        self._invalidate_cache()

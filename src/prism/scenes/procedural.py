@@ -24,11 +24,12 @@ TASK_KINDS = ("existence", "affordance", "attribute", "likely_location", "diagno
 YES = r"\byes\b"
 NO = r"\bno\b|\bnot\b|did not find|couldn't find|could not find"
 
-# Most specific first: "Is the boat damaged?" is an attribute question, not an existence one.
+# Most specific first: "Is the boat damaged?" is an attribute question, not an existence one,
+# and "something I can cross the creek in" an affordance, not an attribute question.
 _KIND_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("diagnosis", re.compile(r"\bwhy\b|\bare down\b|\bis down\b|\bis out\b|\bare out\b", re.I)),
-    ("attribute", re.compile(r"damaged|\bcross\b|broken|intact", re.I)),
     ("affordance", re.compile(r"something (that )?i can|a place to|i need something", re.I)),
+    ("attribute", re.compile(r"damaged|\bcross\b|broken|intact", re.I)),
     (
         "likely_location",
         re.compile(r"\blikely\b|where should i look|where (are|is|would|might)|\blost\b", re.I),

@@ -8,7 +8,7 @@ down. Why?"). Descriptions are hidden from the planner until it inspects or maps
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 
 @dataclass(frozen=True)
@@ -433,5 +433,11 @@ def vocabulary() -> dict[str, ObjectKind | RegionKind]:
     kinds: dict[str, ObjectKind | RegionKind] = {}
     for theme in THEMES:
         for kind in (*theme.regions, *theme.objects):
-            kinds.setdefault(kind.name, kind)
+            known = kinds.get(kind.name)
+            # Themes may call the same kind differently ("footbridge" / "bridge"): keep every word.
+            kinds[kind.name] = (
+                kind
+                if known is None
+                else replace(known, words=tuple(dict.fromkeys((*known.words, *kind.words))))
+            )
     return kinds

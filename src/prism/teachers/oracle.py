@@ -89,7 +89,7 @@ class OraclePlanner:
         frontier = self._frontier(graph, toward=[t for t in seen if t not in visible])
         if frontier and not last_turn:
             return self._explore(graph, frontier)
-        return self._give_up(graph)
+        return self._give_up(graph, unexplored=frontier)
 
     # ------------------------------------------------------------------ turns
     def _turn(self, reasoning: str, plan: list[Action], relevant: list[str]) -> str:
@@ -169,13 +169,23 @@ class OraclePlanner:
         )
         return self._turn(reasoning, plan, [target, *([region] if region else [])])
 
-    def _give_up(self, graph: SceneGraph) -> str:
+    def _give_up(self, graph: SceneGraph, unexplored: Sequence[str]) -> str:
+        if unexplored:
+            searched = (
+                f"I am out of time with {len(unexplored)} region(s) still unmapped "
+                f"({', '.join(unexplored[:3])}{', ...' if len(unexplored) > 3 else ''}), and "
+                "nothing I have seen so far answers the task."
+            )
+        else:
+            searched = (
+                "I mapped every region I can reach and nothing in the graph answers the task."
+            )
         if self.task.kind == "existence":
-            text = f"No, I did not find {with_article(self.task.subject)} in the scene."
-            reasoning = "I mapped every region I can reach and none of the nodes is one."
+            what = with_article(self.task.subject)
+            text = f"No, I did not find {what} in the parts of the scene I explored."
         else:
             text = f"I could not find what you asked for ({self._what()})."
-            reasoning = "I explored what I could reach without finding an answer."
+        reasoning = searched
         return self._turn(reasoning, [Action("answer", (text,))], [graph.robot_location])
 
     def _what(self) -> str:

@@ -187,14 +187,14 @@ def _split_steps(text: str) -> list[tuple[str, str]]:
     return steps
 
 
-def _matching_paren(text: str, open_idx: int) -> int | None:
+def _matching_paren(text: str, open_idx: int, *, quotes: bool = True) -> int | None:
     depth, quote = 0, ""
     for j in range(open_idx, len(text)):
         ch = text[j]
         if quote:
             if ch == quote:
                 quote = ""
-        elif ch in "\"'" and (j == open_idx + 1 or text[j - 1] in " ,("):
+        elif quotes and ch in "\"'" and (j == open_idx + 1 or text[j - 1] in " ,("):
             quote = ch
         elif ch == "(":
             depth += 1
@@ -202,6 +202,10 @@ def _matching_paren(text: str, open_idx: int) -> int | None:
             depth -= 1
             if depth == 0:
                 return j
+    if quote:
+        # A lone apostrophe ("answer(the 'big one)") opened no quote: it must not swallow the
+        # steps after it, so read the step again as plain text.
+        return _matching_paren(text, open_idx, quotes=False)
     # An unbalanced free-text answer ("answer(yes :)") still ends at the last parenthesis.
     last = text.rfind(")")
     return last if last > open_idx else None
@@ -221,8 +225,9 @@ def _parse_step(name: str, inner: str) -> Action:
         if inner:
             raise PlanSyntaxError(f"{name}() takes no arguments, got '{inner}'")
         return Action(name, ())
-    # The last argument of inspect is free text and may itself contain commas.
-    maxsplit = len(kinds) - 1
+    # Only a trailing free-text argument (inspect's query) may itself contain commas; node names
+    # and numbers never do, so "goto(a, b)" is one argument too many, not a node named "a, b".
+    maxsplit = len(kinds) - 1 if kinds[-1].startswith("text") else -1
     parts = [p.strip() for p in inner.split(",", maxsplit)] if inner else []
     required = [k for k in kinds if not k.endswith("?")]
     if not (len(required) <= len(parts) <= len(kinds)):
@@ -272,7 +277,9 @@ def parse_turn(text: str) -> PlannerTurn:
     """Parse a planner response; raises :class:`InvalidTurn` with the planner's feedback."""
     try:
         data = json.loads(_strip_code_fence(text))
-    except (json.JSONDecodeError, TypeError) as err:
+    # ValueError covers JSONDecodeError and Python's limit on huge integer literals;
+    # RecursionError comes from absurdly deep nesting. Both are just bad planner output.
+    except (ValueError, TypeError, RecursionError) as err:
         raise InvalidTurn(
             "not_json",
             f"Your response is not valid JSON ({err}). Respond with one JSON object with the "

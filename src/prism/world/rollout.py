@@ -43,13 +43,13 @@ class Rollout:
 
     @property
     def answered(self) -> bool:
-        """The planner ended with an ``answer(...)`` step."""
-        return self.final_turn is not None and self.final_turn.answer is not None
+        """The planner's ``answer(...)`` step ran (a plan interrupted before it does not count)."""
+        return self.reason is None and self.final_turn is not None
 
     @property
     def answer(self) -> str | None:
         """The planner's answer text, if it answered."""
-        return self.final_turn.answer if self.final_turn else None
+        return self.final_turn.answer if self.answered and self.final_turn else None
 
 
 def run_rollout(

@@ -1,0 +1,38 @@
+"""Project CLI: Kedro's ``run``, with our errors printed as one clear message.
+
+Kedro prints a full traceback for any exception a node raises. For errors this project raises on
+purpose — a wrong parameter, a malformed file, an endpoint without a key — the message already
+names the file, sample or field and the fix; the traceback only buries it. Those are printed as
+one line (set ``PRISM_TRACEBACK=1`` to see the traceback anyway); anything else, a bug, keeps its
+traceback.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import click
+from kedro.framework.cli.project import run as kedro_run
+from kedro.io import DatasetError
+
+
+def is_user_error(error: BaseException) -> bool:
+    """Errors whose message is the whole story: ours, and Kedro's dataset (file) errors."""
+    return type(error).__module__.startswith("prism.") or isinstance(error, DatasetError)
+
+
+@click.group(name="prism")
+def cli() -> None:
+    """Commands of the prism project."""
+
+
+@cli.command(name="run", params=kedro_run.params, help=kedro_run.help)
+def run(**kwargs: Any) -> Any:
+    """Run the pipeline (Kedro's ``run``)."""
+    try:
+        return kedro_run.callback(**kwargs)
+    except Exception as error:
+        if is_user_error(error) and not os.environ.get("PRISM_TRACEBACK"):
+            raise click.ClickException(f"{type(error).__name__}: {error}") from None
+        raise

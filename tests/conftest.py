@@ -1,0 +1,101 @@
+"""Shared fixtures: a tiny hand-written scene graph and the reference eval graph.
+
+The tiny scene (10 nodes) is small enough to reason about by hand::
+
+    yard_1 (0,0) -- road_1 (10,0) -- road_2 (20,0) -- bridge_1 (30,0) -- island_1 (40,0)
+                      |                 |      \\
+                    shed_1      pickup_truck_1  field_1 (20,10)
+                                                  |
+                                            internet_tower_1
+
+``cabin_1`` hangs off ``island_1``; hiding ``bridge_1`` cuts the island off, which is how tests
+get a partial graph with two components.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from prism.world.scene_graph import SceneGraph
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+REFERENCE_EVAL_NAME = "prism_eval_1_multi_step.json"
+
+TINY_SPINE: dict[str, Any] = {
+    "objects": [
+        {"name": "shed_1", "coords": [9, 2], "description": "full of tools"},
+        {"name": "pickup_truck_1", "coords": [21, 1], "description": "has keys"},
+        {"name": "internet_tower_1", "coords": [19, 11], "description": "damaged"},
+        {"name": "cabin_1", "coords": [41, 1], "description": ""},
+    ],
+    "regions": [
+        {"name": "yard_1", "coords": [0, 0], "description": "gravel"},
+        {"name": "road_1", "coords": [10, 0], "description": "paved"},
+        {"name": "road_2", "coords": [20, 0], "description": "potholes"},
+        {"name": "field_1", "coords": [20, 10], "description": "tall grass"},
+        {"name": "bridge_1", "coords": [30, 0], "description": "damaged, not safe to cross"},
+        {"name": "island_1", "coords": [40, 0], "description": "sandy"},
+    ],
+    "object_connections": [
+        ["shed_1", "road_1"],
+        ["pickup_truck_1", "road_2"],
+        ["internet_tower_1", "field_1"],
+        ["cabin_1", "island_1"],
+    ],
+    "region_connections": [
+        ["yard_1", "road_1"],
+        ["road_1", "road_2"],
+        ["road_2", "field_1"],
+        ["road_2", "bridge_1"],
+        ["bridge_1", "island_1"],
+    ],
+    "robot_location": "yard_1",
+}
+
+
+@pytest.fixture
+def tiny_spine() -> dict[str, Any]:
+    """The tiny scene as SPINE JSON (a fresh copy: tests may mutate it)."""
+    return copy.deepcopy(TINY_SPINE)
+
+
+@pytest.fixture
+def tiny_graph(tiny_spine: dict[str, Any]) -> SceneGraph:
+    """The tiny scene as a :class:`SceneGraph`."""
+    return SceneGraph.from_spine(tiny_spine, source="tiny scene")
+
+
+@pytest.fixture(scope="session")
+def shared_tiny_graph() -> SceneGraph:
+    """The tiny scene, shared by hypothesis tests (which may not use function-scoped fixtures).
+    Read it, never mutate it."""
+    return SceneGraph.from_spine(copy.deepcopy(TINY_SPINE), source="tiny scene")
+
+
+def _reference_eval_path() -> Path | None:
+    # The repository carries its own copy; the shared checkout next to it is the fallback.
+    candidates = (
+        FIXTURES / REFERENCE_EVAL_NAME,
+        Path(__file__).resolve().parents[1] / ".." / "shared" / "external" / REFERENCE_EVAL_NAME,
+    )
+    return next((path for path in candidates if path.is_file()), None)
+
+
+@pytest.fixture(scope="session")
+def reference_eval() -> dict[str, Any]:
+    """The reference's ``eval_1_multi_step.json``: one graph and ten tasks."""
+    path = _reference_eval_path()
+    if path is None:
+        pytest.skip(f"{REFERENCE_EVAL_NAME} is neither in tests/fixtures nor in ../shared/external")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+@pytest.fixture
+def reference_graph(reference_eval: dict[str, Any]) -> SceneGraph:
+    """The reference eval scene graph (19 regions, 7 objects)."""
+    return SceneGraph.from_spine(copy.deepcopy(reference_eval["graph"]), source=REFERENCE_EVAL_NAME)
