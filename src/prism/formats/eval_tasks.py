@@ -17,7 +17,6 @@ and writes back without loss.
 from __future__ import annotations
 
 import copy
-import json
 import os
 import re
 from collections.abc import Iterable, Mapping
@@ -26,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from prism.formats.errors import DataFormatError
-from prism.formats.json_io import json_type, read_json
+from prism.formats.json_io import json_type, read_json, write_json_atomic
 from prism.world.scene_graph import SceneGraph, SceneGraphError
 
 TASK_KEYS: tuple[str, ...] = ("task", "answer", "init_node")
@@ -270,8 +269,7 @@ def write_eval_suite(suite: EvalSuite, path: str | os.PathLike[str]) -> None:
     target = Path(path)
     records = to_records(suite)
     load_eval_suite(records, source=str(target))  # never write a file that cannot be read back
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(json.dumps(records, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    write_json_atomic(target, records, ensure_ascii=False, indent=2)
 
 
 # ---------------------------------------------------------------------------------- internals

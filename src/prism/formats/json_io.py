@@ -1,9 +1,10 @@
-"""Reading JSON files for the formats layer, with errors that point at the broken spot."""
+"""JSON files for the formats layer: reading with errors that point at the broken spot, atomic writing."""
 
 from __future__ import annotations
 
 import json
 import os
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -51,3 +52,20 @@ def json_type(value: Any) -> str:
     if isinstance(value, list | tuple):
         return "a list"
     return f"a {type(value).__name__}"
+
+
+def write_json_atomic(path: str | os.PathLike[str], data: Any, **dump_args: Any) -> None:
+    """Write ``data`` as JSON to ``path`` through a temporary file in the same folder and
+    ``os.replace``: a killed process leaves the old file or the new one, never half of one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as tmp:
+            json.dump(data, tmp, **dump_args)
+            tmp.flush()
+            os.fsync(tmp.fileno())
+        os.replace(tmp_name, path)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise

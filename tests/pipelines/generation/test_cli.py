@@ -29,7 +29,9 @@ def _kedro(project: Path, *args: str, env: dict[str, str] | None = None, **kwarg
 
 
 def test_bad_parameter_exits_non_zero_with_one_clear_message(project):
-    result = _kedro(project, "run", "--pipelines", "generate", "--params", "generation.graph_unknown=30")
+    result = _kedro(
+        project, "run", "--pipelines", "generate", "--params", "generation.graph_unknown=30"
+    )
     assert result.returncode != 0
     last_line = result.stderr.strip().splitlines()[-1]
     assert last_line.startswith("Error: ConfigError: generation.graph_unknown")
@@ -39,10 +41,17 @@ def test_bad_parameter_exits_non_zero_with_one_clear_message(project):
 
 def test_the_seed_singular_pipeline_flag_still_works(project):
     result = _kedro(
-        project, "run", "--pipeline", "generate", "--params", "generation.n_samples=1,generation.n_tasks=1"
+        project,
+        "run",
+        "--pipeline",
+        "generate",
+        "--params",
+        "generation.n_samples=1,generation.n_tasks=1",
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    assert json.loads((project / "data/08_reporting/generation_stats.json").read_text())["total"] == 1
+    assert (
+        json.loads((project / "data/08_reporting/generation_stats.json").read_text())["total"] == 1
+    )
 
 
 def test_a_killed_run_resumes_where_it_stopped(project):
@@ -50,21 +59,43 @@ def test_a_killed_run_resumes_where_it_stopped(project):
     def slow_planner(request):
         graph = json.loads(request["messages"][1]["content"].split("Scene graph:", 1)[1])
         names = " ".join(n["name"] for n in graph["objects"] + graph["regions"])
-        turn = {"primary_goal": "g", "relevant_graph": [], "reasoning": "r",
-                "plan": f"[answer(yes no {names})]"}
+        turn = {
+            "primary_goal": "g",
+            "relevant_graph": [],
+            "reasoning": "r",
+            "plan": f"[answer(yes no {names})]",
+        }
         return Reply(text=json.dumps(turn), delay_s=0.3)
 
     with FakeOpenAIServer(slow_planner, api_key="k", models=["m"]) as server:
-        params = ",".join([
-            "generation.n_samples=4", "generation.n_tasks=3", "generation.workers=2",
-            "generation.teacher.kind=llm", "generation.teacher.endpoint.model=m",
-            f"generation.teacher.endpoint.base_url={server.url}",
-        ])
-        args = ["run", "--pipelines", "generate", "--nodes", "generate_rollouts", "--params", params]
+        params = ",".join(
+            [
+                "generation.n_samples=4",
+                "generation.n_tasks=3",
+                "generation.workers=2",
+                "generation.teacher.kind=llm",
+                "generation.teacher.endpoint.model=m",
+                f"generation.teacher.endpoint.base_url={server.url}",
+            ]
+        )
+        args = [
+            "run",
+            "--pipelines",
+            "generate",
+            "--nodes",
+            "check_generation_inputs,generate_rollouts",
+            "--params",
+            params,
+        ]
         env = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "1", "OPENAI_API_KEY": "k"}
         process = subprocess.Popen(
-            [*KEDRO, *args], cwd=project, env=env, stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+            [*KEDRO, *args],
+            cwd=project,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
         )
         rollouts = project / "data/02_intermediate/data_gen/rollouts"
         deadline = time.monotonic() + 120

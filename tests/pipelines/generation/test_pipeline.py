@@ -127,3 +127,49 @@ def test_graph_unknown_accepts_the_seed_command_line_form(run_kedro, project):
     assert stats["config"]["graph_unknown"] == [0.2, 0.5]
     samples = _read(project, "data/03_primary/generated_samples.json")
     assert {s["graph_unknown"] for s in samples} <= {0.2, 0.5}
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ('{"graph": {', r"eval_tasks_1\.json.*not valid JSON"),
+        ('[{"tasks": []}]', r"eval_tasks_1\.json"),
+        (
+            json.dumps(
+                {
+                    "graph": {
+                        "regions": [{"name": "a", "coords": [0, 0]}],
+                        "objects": [],
+                        "region_connections": [["a", "b"]],
+                        "object_connections": [],
+                        "robot_location": "a",
+                    },
+                    "tasks": [{"task": "t", "answer": "x", "init_node": "a"}],
+                }
+            ),
+            r"eval_tasks_1\.json.*'b'",
+        ),
+        (
+            json.dumps(
+                {
+                    "graph": {
+                        "regions": [{"name": "a", "coords": [0, 0]}],
+                        "objects": [],
+                        "region_connections": [],
+                        "object_connections": [],
+                        "robot_location": "a",
+                    },
+                    "tasks": [{"task": "t", "answer": "x", "init_node": "nowhere"}],
+                }
+            ),
+            r"eval_tasks_1\.json.*nowhere",
+        ),
+    ],
+)
+def test_a_malformed_eval_task_file_fails_before_any_output(run_kedro, project, content, message):
+    (project / "data/01_raw/eval_tasks_1.json").write_text(content)
+    with pytest.raises(Exception, match=f"(?s){message}") as failure:
+        run_kedro(params=SMALL)
+    assert "DataFormatError" in repr(failure.value) or "DatasetError" in repr(failure.value)
+    assert not (project / "data/02_intermediate/data_gen").exists()
+    assert not (project / "data/03_primary/generated_samples.json").exists()

@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 
 from prism.datasets.json_store import JsonStore
 from prism.formats.conversations import sample_id
-from prism.formats.eval_tasks import load_eval_suite
+from prism.formats.eval_tasks import EvalSuite
 from prism.pipelines.generation.config import ComponentConfig, ConfigError, GenerationConfig
 from prism.scenes.base import GeneratedScene, SceneGenerator, SceneRequest, Task
 from prism.scenes.procedural import ProceduralSceneGenerator
@@ -69,8 +69,23 @@ def derive_seed(seed: int, *parts: object) -> int:
 
 
 # ---------------------------------------------------------------------------------- nodes
+def check_generation_inputs(params: Mapping[str, Any], eval_tasks: EvalSuite) -> GenerationConfig:
+    """Check the parameters (and, by loading it, the eval task file) before anything runs.
+
+    Every other node of the pipeline depends on this one, so a wrong parameter or a malformed
+    file stops the run before any output is written.
+
+    Raises:
+        ConfigError: naming the parameter and what is wrong with it.
+    """
+    config = GenerationConfig.from_params(params)
+    if not eval_tasks.tasks:
+        raise ConfigError("the eval task file has no tasks")
+    return config
+
+
 def generate_rollouts(
-    params: Mapping[str, Any],
+    config: GenerationConfig,
     rollout_store: JsonStore,
     call_cache: JsonStore,
     credentials: Mapping[str, Any],
@@ -78,7 +93,7 @@ def generate_rollouts(
     """Generate ``n_samples`` scenes x ``n_tasks`` tasks and a teacher rollout for each.
 
     Args:
-        params: the ``generation`` parameters (:class:`GenerationConfig`).
+        config: the checked ``generation`` parameters.
         rollout_store: where scenes and rollouts are written as they finish (resumable).
         call_cache: on-disk cache of endpoint calls, so a rerun never pays twice.
         credentials: Kedro credentials (``conf/local/credentials.yml``) for endpoints.
@@ -88,7 +103,6 @@ def generate_rollouts(
         rollouts with their reasons, statistics, and the scenes with their tasks in the eval
         task file format.
     """
-    config = GenerationConfig.from_params(params)
     scene_generator = build_scene_generator(config.scene_generator, call_cache, credentials)
     teacher = build_teacher(config.teacher, config, call_cache, credentials)
     fallback = (
@@ -147,20 +161,18 @@ def generate_rollouts(
 
 
 def evaluate_teacher(
-    eval_tasks: Any,
-    params: Mapping[str, Any],
+    suite: EvalSuite,
+    config: GenerationConfig,
     call_cache: JsonStore,
     credentials: Mapping[str, Any],
 ) -> dict[str, Any]:
-    """Run the configured teacher on an eval task file and report its success rate.
+    """Run the configured teacher on the eval tasks and report its success rate.
 
     A task is correct when the teacher answers and its final plan matches the task's ``answer``
     regex. Tasks from foreign files carry no ``kind``/``targets``; for the oracle those are
     inferred from the task text (:func:`prism.scenes.procedural.infer_task`).
     """
-    config = GenerationConfig.from_params(params)
     teacher = build_teacher(config.teacher, config, call_cache, credentials)
-    suite = load_eval_suite(eval_tasks, source="eval_tasks")
     teacher.check()
 
     def run(index: str) -> dict[str, Any]:

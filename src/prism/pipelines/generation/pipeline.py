@@ -5,22 +5,27 @@ from __future__ import annotations
 from kedro.pipeline import Node, Pipeline
 
 from prism.hooks import CREDENTIALS_DATASET
-from prism.pipelines.generation.nodes import evaluate_teacher, generate_rollouts
+from prism.pipelines.generation.nodes import (
+    check_generation_inputs,
+    evaluate_teacher,
+    generate_rollouts,
+)
 
 
 def create_pipeline() -> Pipeline:
-    """Scenes and tasks → teacher rollouts → training samples, failures, statistics; and the
-    teacher's success rate on the eval task file."""
+    """Check inputs → scenes and tasks → teacher rollouts → training samples, failures and
+    statistics; and the teacher's success rate on the eval task file."""
     return Pipeline(
         [
             Node(
+                check_generation_inputs,
+                inputs=["params:generation", "eval_tasks"],
+                outputs="generation_config",
+                name="check_generation_inputs",
+            ),
+            Node(
                 generate_rollouts,
-                inputs=[
-                    "params:generation",
-                    "data_gen",
-                    "call_cache",
-                    CREDENTIALS_DATASET,
-                ],
+                inputs=["generation_config", "data_gen", "call_cache", CREDENTIALS_DATASET],
                 outputs=[
                     "generated_samples",
                     "generated_failed",
@@ -31,7 +36,7 @@ def create_pipeline() -> Pipeline:
             ),
             Node(
                 evaluate_teacher,
-                inputs=["eval_tasks", "params:generation", "call_cache", CREDENTIALS_DATASET],
+                inputs=["eval_tasks", "generation_config", "call_cache", CREDENTIALS_DATASET],
                 outputs="teacher_eval",
                 name="evaluate_teacher",
             ),
