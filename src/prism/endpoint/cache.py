@@ -16,10 +16,11 @@ import json
 import logging
 import os
 import re
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+from prism.formats.json_io import write_json_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -100,21 +101,9 @@ class CallCache:
 
     def put(self, key: str, value: Mapping[str, Any]) -> None:
         """Store ``value`` (a JSON-serialisable mapping) under ``key``, atomically."""
-        path = self.path_for(key)
-        payload = json.dumps({"key": key, "value": dict(value)}, ensure_ascii=False, indent=1)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # A unique temp name per writer: two threads putting the same key never share a file.
-        fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{key[:8]}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as tmp:
-                tmp.write(payload)
-                tmp.flush()
-                os.fsync(tmp.fileno())
-            os.replace(tmp_name, path)
-        except BaseException:
-            # Leave no half-written temp file behind, whatever interrupted us; then re-raise.
-            Path(tmp_name).unlink(missing_ok=True)
-            raise
+        write_json_atomic(
+            self.path_for(key), {"key": key, "value": dict(value)}, ensure_ascii=False, indent=1
+        )
 
     def __contains__(self, key: object) -> bool:
         if not isinstance(key, str) or not _KEY_PATTERN.fullmatch(key):
