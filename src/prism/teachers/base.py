@@ -9,10 +9,6 @@ from prism.world.rollout import Planner
 from prism.world.simulator import PartialObservationSim
 
 
-class TeacherError(RuntimeError):
-    """A teacher could not produce a turn (endpoint down, timed out, ...); the rollout fails."""
-
-
 class Teacher(Protocol):
     """Produces rollouts: implementations are the oracle (offline), an LLM endpoint, the student.
 
