@@ -196,7 +196,9 @@ def evaluate_teacher(
         }
 
     indices = [str(i) for i in range(len(suite.tasks))]
-    results = list(_run_parallel("teacher on eval tasks", indices, run, config.workers).values())
+    results = list(
+        _run_parallel("teacher on eval tasks", indices, run, config.workers, unit="task").values()
+    )
     n_correct = sum(r["correct"] for r in results)
     rate = n_correct / len(results) if results else 0.0
     logger.info(
@@ -411,13 +413,17 @@ def _reason_class(reason: str | None) -> str:
 
 
 def _run_parallel(
-    what: str, keys: list[str], work: Callable[[str], dict[str, Any]], workers: int
+    what: str,
+    keys: list[str],
+    work: Callable[[str], dict[str, Any]],
+    workers: int,
+    unit: str | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Run ``work`` on every key with a progress bar; results by key, in key order."""
     results: dict[str, dict[str, Any]] = {}
     with (
         ThreadPoolExecutor(max_workers=workers) as pool,
-        tqdm(total=len(keys), desc=what, unit=what.rstrip("s")) as bar,
+        tqdm(total=len(keys), desc=what, unit=unit or what.rstrip("s")) as bar,
     ):
         for key, result in zip(keys, pool.map(work, keys), strict=True):
             results[key] = result

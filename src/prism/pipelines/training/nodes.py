@@ -1,0 +1,60 @@
+"""Nodes of the training pipeline: plain functions from data to data.
+
+They know nothing of Kedro, files or environment variables; ``pipeline.py`` wires them to
+catalog entries and ``conf/base/parameters_training.yml`` supplies ``params:training``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prism.datasets.hf_model import ModelBundle
+from prism.formats.conversations import load_samples
+from prism.training.base_models import StudentBase
+from prism.training.config import TrainConfig
+from prism.training.split import Split, split_ids
+from prism.training.train import EmptyTrainingDataError, prepare_student_base, train_student
+
+
+def load_training_samples(training_data: Any) -> list[dict[str, Any]]:
+    """Validate the raw conversations and return canonical samples with ids.
+
+    Args:
+        training_data: parsed JSON in any format ``prism.formats.conversations`` reads.
+
+    Raises:
+        DataFormatError: naming the sample and field of the first invalid record.
+        EmptyTrainingDataError: if there is no sample at all.
+    """
+    samples = load_samples(training_data, source="training_data")
+    if not samples:
+        raise EmptyTrainingDataError(
+            "training_data: the dataset holds no samples; point the training_data catalog entry "
+            "at a non-empty conversations file (or run the generation pipeline first)"
+        )
+    return samples
+
+
+def split_train_val(samples: list[dict[str, Any]], params: dict[str, Any]) -> Split:
+    """Split the samples into train and validation ids (``val_frac``, ``seed``), by sample id."""
+    config = TrainConfig.from_dict(params)
+    return split_ids([s["id"] for s in samples], config.val_frac, config.seed)
+
+
+def prepare_base(
+    samples: list[dict[str, Any]], cached_base: StudentBase | None, params: dict[str, Any]
+) -> StudentBase:
+    """The student's base: the built-in one (reused from ``cached_base`` if unchanged) or a
+    reference to a pretrained model, checked to be loadable before any training starts."""
+    return prepare_student_base(samples, cached_base, TrainConfig.from_dict(params))
+
+
+def train(
+    samples: list[dict[str, Any]], split: Split, base: StudentBase, params: dict[str, Any]
+) -> tuple[ModelBundle, dict[str, Any]]:
+    """Fine-tune the student on the training split, validating on the validation split.
+
+    Returns:
+        The trained student (model or adapter with its tokenizer) and the training metrics.
+    """
+    return train_student(samples, split, base, TrainConfig.from_dict(params))

@@ -1,0 +1,48 @@
+"""The training pipeline: ``kedro run --pipelines train``."""
+
+from __future__ import annotations
+
+from kedro.pipeline import Node, Pipeline
+
+from prism.pipelines.training.nodes import (
+    load_training_samples,
+    prepare_base,
+    split_train_val,
+    train,
+)
+
+
+def create_pipeline(**kwargs: object) -> Pipeline:
+    """training_data -> samples -> (split, student base) -> student model + metrics.
+
+    ``student_base_cache`` and ``student_base`` are the same directory: the first, optional,
+    lets a built-in base from an earlier run be reused instead of rebuilt.
+    """
+    return Pipeline(
+        [
+            Node(
+                load_training_samples,
+                "training_data",
+                "training_samples",
+                name="load_training_samples",
+            ),
+            Node(
+                split_train_val,
+                ["training_samples", "params:training"],
+                "training_split",
+                name="split_train_val",
+            ),
+            Node(
+                prepare_base,
+                ["training_samples", "student_base_cache", "params:training"],
+                "student_base",
+                name="prepare_student_base",
+            ),
+            Node(
+                train,
+                ["training_samples", "training_split", "student_base", "params:training"],
+                ["student_model", "training_metrics"],
+                name="train_student",
+            ),
+        ]
+    )
