@@ -13,7 +13,6 @@ Run from the repository root::
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import sys
 import tempfile
@@ -30,7 +29,8 @@ from prism.scenes.procedural import ProceduralSceneGenerator
 from prism.teachers.oracle import OracleTeacher
 from prism.world.rollout import run_rollout
 from prism.world.simulator import PartialObservationSim
-from tests.endpoint.fake_openai_server import FakeOpenAIServer, Reply
+from tests.endpoint.fake_openai_server import FakeOpenAIServer
+from tests.endpoint.planner_scripts import answer_with_every_node, slow
 
 
 def _generate(
@@ -72,21 +72,6 @@ def bench_offline(scenes: int) -> None:
     )
 
 
-def _planner(latency_s: float):
-    def reply(request: dict[str, Any]) -> Reply:
-        graph = json.loads(request["messages"][1]["content"].split("Scene graph:", 1)[1])
-        names = " ".join(n["name"] for n in graph["objects"] + graph["regions"])
-        turn = {
-            "primary_goal": "g",
-            "relevant_graph": [],
-            "reasoning": "r",
-            "plan": f"[answer(yes no {names})]",
-        }
-        return Reply(text=json.dumps(turn), delay_s=latency_s)
-
-    return reply
-
-
 def bench_llm(scenes: int, latency_ms: float, in_flight: list[int]) -> None:
     print(f"\nLLM teacher, local server, {latency_ms:.0f} ms per call, {scenes} scenes x 2 tasks")
     print(
@@ -94,7 +79,9 @@ def bench_llm(scenes: int, latency_ms: float, in_flight: list[int]) -> None:
     )
     base = None
     for n in in_flight:
-        with FakeOpenAIServer(_planner(latency_ms / 1000), api_key="k", models=["m"]) as server:
+        with FakeOpenAIServer(
+            slow(answer_with_every_node, latency_ms / 1000), api_key="k", models=["m"]
+        ) as server:
             params = {
                 "n_samples": scenes,
                 "n_tasks": 2,

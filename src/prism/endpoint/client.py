@@ -26,6 +26,7 @@ from __future__ import annotations
 import email.utils
 import json
 import logging
+import os
 import random
 import threading
 import time
@@ -125,6 +126,18 @@ class ChatClient:
     Raises:
         EndpointError: if ``config.api_key`` is not set.
     """
+
+    @classmethod
+    def from_params(
+        cls,
+        params: Mapping[str, Any],
+        credentials: Mapping[str, Any] | None = None,
+        cache_dir: str | os.PathLike[str] | None = None,
+    ) -> ChatClient:
+        """A client from an ``endpoint`` parameters block, Kedro's credentials and an optional
+        cache folder (see :meth:`EndpointConfig.from_params` for how the key is found)."""
+        config = EndpointConfig.from_params(params, credentials)
+        return cls(config, CallCache(cache_dir) if cache_dir is not None else None)
 
     def __init__(self, config: EndpointConfig, cache: CallCache | None = None) -> None:
         if config.api_key is None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from prism.datasets.json_store import JsonStore
-from prism.endpoint import CallCache, ChatClient, EndpointConfig
+from prism.endpoint import ChatClient
 from prism.scenes.base import GeneratedScene, SceneRequest, Task, TaskError
 from prism.scenes.themes import THEMES
 from prism.world.scene_graph import SceneGraph, SceneGraphError
@@ -67,8 +67,7 @@ class LLMSceneGenerator:
         cache: JsonStore | None = None,
     ) -> LLMSceneGenerator:
         """Build from the ``scene_generator.endpoint`` parameters and Kedro's credentials."""
-        config = EndpointConfig.from_params(endpoint, credentials)
-        return cls(ChatClient(config, CallCache(cache.root) if cache is not None else None))
+        return cls(ChatClient.from_params(endpoint, credentials, cache.root if cache else None))
 
     def check(self) -> None:
         """Fail fast, before a long run, if the endpoint cannot serve the model."""

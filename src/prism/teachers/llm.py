@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from prism.datasets.json_store import JsonStore
-from prism.endpoint import CallCache, ChatClient, EndpointConfig
+from prism.endpoint import ChatClient
 from prism.scenes.base import Task
 from prism.world.protocol import SYSTEM_PROMPT
 from prism.world.rollout import Message
@@ -52,8 +52,7 @@ class LLMTeacher:
             EndpointError: on a bad parameter or a missing API key (the message says where it
                 looked).
         """
-        config = EndpointConfig.from_params(endpoint, credentials)
-        return cls(ChatClient(config, CallCache(cache.root) if cache is not None else None))
+        return cls(ChatClient.from_params(endpoint, credentials, cache.root if cache else None))
 
     def check(self) -> None:
         """Fail fast, before a long run, if the endpoint cannot serve the model."""

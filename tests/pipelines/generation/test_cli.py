@@ -10,7 +10,8 @@ import sys
 import time
 from pathlib import Path
 
-from tests.endpoint.fake_openai_server import FakeOpenAIServer, Reply
+from tests.endpoint.fake_openai_server import FakeOpenAIServer
+from tests.endpoint.planner_scripts import answer_with_every_node, slow
 
 KEDRO = [sys.executable, "-m", "kedro"]
 
@@ -56,16 +57,7 @@ def test_the_seed_singular_pipeline_flag_still_works(project):
 
 def test_a_killed_run_resumes_where_it_stopped(project):
     # A slow teacher, so that the run can be killed half-way.
-    def slow_planner(request):
-        graph = json.loads(request["messages"][1]["content"].split("Scene graph:", 1)[1])
-        names = " ".join(n["name"] for n in graph["objects"] + graph["regions"])
-        turn = {
-            "primary_goal": "g",
-            "relevant_graph": [],
-            "reasoning": "r",
-            "plan": f"[answer(yes no {names})]",
-        }
-        return Reply(text=json.dumps(turn), delay_s=0.3)
+    slow_planner = slow(answer_with_every_node, 0.3)
 
     with FakeOpenAIServer(slow_planner, api_key="k", models=["m"]) as server:
         params = ",".join(

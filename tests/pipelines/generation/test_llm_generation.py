@@ -14,6 +14,7 @@ import pytest
 
 from prism.endpoint import EndpointError
 from tests.endpoint.fake_openai_server import FakeOpenAIServer, Reply
+from tests.endpoint.planner_scripts import answer_with_every_node, slow
 
 KEY = "sk-local-test"
 MODEL = "planner-70b"
@@ -43,24 +44,13 @@ def _params(url: str, *, teacher: str = "llm", scenes: str = "procedural", **ext
     return {"generation": generation}
 
 
-def _planner_reply(request: dict[str, Any]) -> str | Reply:
-    """A crude planner: malformed on its first try at a rollout, then it answers every turn
-    with the graph's node names (enough to match most answer regexes)."""
+def _planner_reply(request: dict[str, Any]) -> str:
+    """Malformed on its first try at a rollout, then a valid turn that answers everything."""
     messages = request["messages"]
     assert messages[0]["role"] == "system" and "SPINE" in messages[0]["content"]
     if len(messages) == 2:  # system + task: the first try of a rollout
         return "Sure! Here is my plan: goto the truck"
-    graph = json.loads(messages[1]["content"].split("Scene graph:", 1)[1])
-    names = [n["name"] for n in graph["objects"] + graph["regions"]]
-    answer = "yes, no, " + " ".join(names)
-    return json.dumps(
-        {
-            "primary_goal": "answer",
-            "relevant_graph": names[:3],
-            "reasoning": "everything I know",
-            "plan": f"[answer({answer})]",
-        }
-    )
+    return answer_with_every_node(request)
 
 
 def _read(project: Path, relative: str) -> Any:
@@ -73,11 +63,7 @@ def key_in_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_llm_teacher_end_to_end_with_feedback_concurrency_and_cache(run_kedro, project, key_in_env):
-    def script(request: dict[str, Any]) -> Reply:
-        # A little latency, so that requests in flight at the same time overlap.
-        reply = _planner_reply(request)
-        return Reply(text=reply, delay_s=0.05) if isinstance(reply, str) else reply
-
+    script = slow(_planner_reply, 0.05)  # latency, so that requests in flight overlap
     with FakeOpenAIServer(script, api_key=KEY, models=[MODEL]) as server:
         run_kedro(params=_params(server.url))
         first_calls = len(server.chat_requests)
