@@ -23,6 +23,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/ holds the fake server
 
 from prism.datasets.json_store import JsonStore
+from prism.pipelines.generation.config import GenerationConfig
 from prism.pipelines.generation.nodes import generate_rollouts
 from prism.scenes.base import SceneRequest
 from prism.scenes.procedural import ProceduralSceneGenerator
@@ -39,7 +40,7 @@ def _generate(
     with tempfile.TemporaryDirectory() as root:
         started = time.perf_counter()
         _, _, stats, _ = generate_rollouts(
-            params,
+            GenerationConfig.from_params(params),
             JsonStore(Path(root) / "gen"),
             JsonStore(Path(root) / "cache"),
             credentials or {},
