@@ -78,3 +78,10 @@ def test_kedro_datasets_round_trip(tmp_path):
     json_file = AtomicJSONDataset(filepath=str(tmp_path / "x" / "samples.json"))
     json_file.save([{"id": "1"}])
     assert json_file.load() == [{"id": "1"}]
+
+
+def test_atomic_writes_get_the_usual_file_mode(tmp_path):
+    umask = os.umask(0o022)
+    os.umask(umask)
+    write_json_atomic(tmp_path / "a.json", {})
+    assert (tmp_path / "a.json").stat().st_mode & 0o777 == 0o666 & ~umask

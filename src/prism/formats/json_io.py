@@ -54,6 +54,15 @@ def json_type(value: Any) -> str:
     return f"a {type(value).__name__}"
 
 
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _current_umask()  # read once, at import: os.umask cannot be read without setting it
+
+
 def write_json_atomic(path: str | os.PathLike[str], data: Any, **dump_args: Any) -> None:
     """Write ``data`` as JSON to ``path`` through a temporary file in the same folder and
     ``os.replace``: a killed process leaves the old file or the new one, never half of one."""
@@ -61,6 +70,8 @@ def write_json_atomic(path: str | os.PathLike[str], data: Any, **dump_args: Any)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        # mkstemp makes the file private (0600); give it the mode a plain open() would have.
+        os.chmod(tmp_name, 0o666 & ~_UMASK)
         with os.fdopen(fd, "w", encoding="utf-8") as tmp:
             json.dump(data, tmp, **dump_args)
             tmp.flush()

@@ -10,6 +10,7 @@ from prism.pipelines.generation.nodes import (
     evaluate_teacher,
     generate_rollouts,
 )
+from prism.pipelines.generation.plots import plot_generation_stats
 
 
 def create_pipeline() -> Pipeline:
@@ -33,6 +34,12 @@ def create_pipeline() -> Pipeline:
                     "generated_scenes",
                 ],
                 name="generate_rollouts",
+            ),
+            Node(
+                plot_generation_stats,
+                inputs="generation_stats",
+                outputs="generation_stats_plot",
+                name="plot_generation_stats",
             ),
             Node(
                 evaluate_teacher,
