@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from kedro.pipeline import Pipeline
 
-from prism.pipelines import generation
+from prism.pipelines import generation, training
 
 
 def register_pipelines() -> dict[str, Pipeline]:
@@ -15,6 +15,7 @@ def register_pipelines() -> dict[str, Pipeline]:
     """
     pipelines = {
         "generate": generation.create_pipeline(),
+        "train": training.create_pipeline(),
     }
     pipelines["__default__"] = pipelines["generate"]
     return pipelines

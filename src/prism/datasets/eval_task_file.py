@@ -22,7 +22,7 @@ class EvalTaskFileDataset(AbstractDataset[EvalSuite, Any]):
     Example catalog entry::
 
         eval_tasks:
-          type: prism.datasets.eval_task_file.EvalTaskFileDataset
+          type: prism.datasets.EvalTaskFileDataset
           filepath: data/01_raw/eval_tasks_1.json
     """
 

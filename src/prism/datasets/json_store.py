@@ -88,7 +88,7 @@ class JsonStoreDataset(AbstractDataset[JsonStore, JsonStore]):
     Example catalog entry::
 
         generation.rollout_store:
-          type: prism.datasets.json_store.JsonStoreDataset
+          type: prism.datasets.JsonStoreDataset
           filepath: data/02_intermediate/data_gen
     """
 

@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from prism.formats.errors import DataFormatError
-from prism.formats.json_io import json_type, read_json
+from prism.formats.json_io import json_type, read_json, write_json_atomic
 
 CANONICAL_ROLES: tuple[str, ...] = ("system", "user", "assistant")
 
@@ -118,8 +118,7 @@ def write_samples(samples: Iterable[Mapping[str, Any]], path: str | os.PathLike[
     """
     target = Path(path)
     canonical = load_samples(list(samples), source=str(target))
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(json.dumps(canonical, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    write_json_atomic(target, canonical, ensure_ascii=False, indent=1)
 
 
 def sample_id(conversations: Sequence[Mapping[str, Any]]) -> str:

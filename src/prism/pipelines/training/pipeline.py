@@ -12,37 +12,41 @@ from prism.pipelines.training.nodes import (
 )
 
 
-def create_pipeline(**kwargs: object) -> Pipeline:
+def create_pipeline(build_base: bool = True) -> Pipeline:
     """training_data -> samples -> (split, student base) -> student model + metrics.
 
     ``student_base_cache`` and ``student_base`` are the same directory: the first, optional,
     lets a built-in base from an earlier run be reused instead of rebuilt.
+
+    Args:
+        build_base: include the node that prepares ``student_base``. The iterative loop passes
+            ``False`` for its episodes, which then share one ``student_base`` as an input
+            (a dataset can have only one producing node).
     """
-    return Pipeline(
-        [
-            Node(
-                load_training_samples,
-                "training_data",
-                "training_samples",
-                name="load_training_samples",
-            ),
-            Node(
-                split_train_val,
-                ["training_samples", "params:training"],
-                "training_split",
-                name="split_train_val",
-            ),
+    nodes = [
+        Node(
+            load_training_samples, "training_data", "training_samples", name="load_training_samples"
+        ),
+        Node(
+            split_train_val,
+            ["training_samples", "params:training"],
+            "training_split",
+            name="split_train_val",
+        ),
+        Node(
+            train,
+            ["training_samples", "training_split", "student_base", "params:training"],
+            ["student_model", "training_metrics"],
+            name="train_student",
+        ),
+    ]
+    if build_base:
+        nodes.append(
             Node(
                 prepare_base,
                 ["training_samples", "student_base_cache", "params:training"],
                 "student_base",
                 name="prepare_student_base",
-            ),
-            Node(
-                train,
-                ["training_samples", "training_split", "student_base", "params:training"],
-                ["student_model", "training_metrics"],
-                name="train_student",
-            ),
-        ]
-    )
+            )
+        )
+    return Pipeline(nodes)

@@ -1,0 +1,30 @@
+"""Custom Kedro datasets of prism (declared by ``type: prism.datasets.<Name>`` in
+``conf/base/catalog*.yml``).
+
+Imported lazily: the model datasets pull in torch and transformers, which a generation run or a
+test of the JSON datasets should not pay for.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+_EXPORTS = {
+    "AtomicJSONDataset": "json_store",
+    "ConversationsFileDataset": "conversations_file",
+    "EvalTaskFileDataset": "eval_task_file",
+    "HFModelDataset": "hf_model",
+    "JsonStore": "json_store",
+    "JsonStoreDataset": "json_store",
+    "ModelBundle": "hf_model",
+    "StudentBaseDataset": "hf_model",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'prism.datasets' has no attribute {name!r}")
+    return getattr(import_module(f"prism.datasets.{_EXPORTS[name]}"), name)

@@ -1,0 +1,42 @@
+"""A Kedro dataset for training conversations, validated on load with errors that name the file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from kedro.io import AbstractDataset
+
+from prism.formats.conversations import read_samples, write_samples
+
+
+class ConversationsFileDataset(AbstractDataset[list[dict[str, Any]], list[dict[str, Any]]]):
+    """A JSON file of training conversations as canonical samples (``id``, ``conversations``
+    with ``role``/``value``, other keys kept).
+
+    ``load`` reads the seed format, ``content`` keys and ShareGPT alike and raises
+    :class:`~prism.formats.errors.DataFormatError` naming the file, sample and field at fault.
+    ``save`` writes the canonical form atomically.
+
+    Example catalog entry::
+
+        training_data:
+          type: prism.datasets.ConversationsFileDataset
+          filepath: data/01_raw/initial_dataset.json
+    """
+
+    def __init__(self, filepath: str, metadata: dict[str, Any] | None = None) -> None:
+        self._filepath = Path(filepath)
+        self.metadata = metadata
+
+    def load(self) -> list[dict[str, Any]]:
+        return read_samples(self._filepath)
+
+    def save(self, data: list[dict[str, Any]]) -> None:
+        write_samples(data, self._filepath)
+
+    def _exists(self) -> bool:
+        return self._filepath.is_file()
+
+    def _describe(self) -> dict[str, Any]:
+        return {"filepath": str(self._filepath)}
