@@ -10,11 +10,8 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
-from prism.datasets.json_store import JsonStore
 from prism.endpoint import ChatClient
 from prism.scenes.base import GeneratedScene, SceneRequest, Task, TaskError
 from prism.scenes.themes import THEMES
@@ -57,17 +54,6 @@ class LLMSceneGenerator:
     client: ChatClient
     max_attempts: int = 3
     name: str = "llm"
-
-    @classmethod
-    def from_params(
-        cls,
-        endpoint: Mapping[str, Any],
-        *,
-        credentials: Mapping[str, Any],
-        cache: JsonStore | None = None,
-    ) -> LLMSceneGenerator:
-        """Build from the ``scene_generator.endpoint`` parameters and Kedro's credentials."""
-        return cls(ChatClient.from_params(endpoint, credentials, cache.root if cache else None))
 
     def check(self) -> None:
         """Fail fast, before a long run, if the endpoint cannot serve the model."""

@@ -9,11 +9,9 @@ Retries on 429/5xx and timeouts, bounded concurrency and the on-disk call cache 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
-from prism.datasets.json_store import JsonStore
 from prism.endpoint import ChatClient
 from prism.scenes.base import Task
 from prism.world.protocol import SYSTEM_PROMPT
@@ -37,22 +35,6 @@ class LLMTeacher:
     client: ChatClient
     system_prompt: str = SYSTEM_PROMPT
     name: str = "llm"
-
-    @classmethod
-    def from_params(
-        cls,
-        endpoint: Mapping[str, Any],
-        *,
-        credentials: Mapping[str, Any],
-        cache: JsonStore | None = None,
-    ) -> LLMTeacher:
-        """Build from the ``teacher.endpoint`` parameters and Kedro's credentials.
-
-        Raises:
-            EndpointError: on a bad parameter or a missing API key (the message says where it
-                looked).
-        """
-        return cls(ChatClient.from_params(endpoint, credentials, cache.root if cache else None))
 
     def check(self) -> None:
         """Fail fast, before a long run, if the endpoint cannot serve the model."""

@@ -20,12 +20,15 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from prism.datasets.json_store import JsonStore
+from prism.endpoint import ChatClient
 from prism.formats.conversations import sample_id
 from prism.formats.eval_tasks import EvalSuite
 from prism.pipelines.generation.config import ComponentConfig, ConfigError, GenerationConfig
 from prism.scenes.base import GeneratedScene, SceneGenerator, SceneRequest, Task
+from prism.scenes.llm import LLMSceneGenerator
 from prism.scenes.procedural import ProceduralSceneGenerator
 from prism.teachers.base import Teacher
+from prism.teachers.llm import LLMTeacher
 from prism.teachers.oracle import OracleTeacher
 from prism.world.rollout import answer_matches, run_rollout
 from prism.world.scene_graph import SceneGraph
@@ -43,9 +46,7 @@ def build_scene_generator(
     """The configured scene generator (the LLM one talks to an OpenAI-compatible endpoint)."""
     if component.kind == "procedural":
         return ProceduralSceneGenerator()
-    from prism.scenes.llm import LLMSceneGenerator
-
-    return LLMSceneGenerator.from_params(component.endpoint, credentials=credentials, cache=cache)
+    return LLMSceneGenerator(_client(component, cache, credentials))
 
 
 def build_teacher(
@@ -57,9 +58,14 @@ def build_teacher(
     """The configured teacher."""
     if component.kind == "oracle":
         return OracleTeacher(max_iterations=config.max_iterations)
-    from prism.teachers.llm import LLMTeacher
+    return LLMTeacher(_client(component, cache, credentials))
 
-    return LLMTeacher.from_params(component.endpoint, credentials=credentials, cache=cache)
+
+def _client(
+    component: ComponentConfig, cache: JsonStore | None, credentials: Mapping[str, Any]
+) -> ChatClient:
+    # Raises EndpointError for a bad endpoint parameter or a missing key, before any work.
+    return ChatClient.from_params(component.endpoint, credentials, cache.root if cache else None)
 
 
 def derive_seed(seed: int, *parts: object) -> int:
