@@ -71,8 +71,9 @@ class OraclePlanner:
         seen = [t for t in self.task.targets if t in graph]
         visible = [t for t in seen if self._reachable(graph, t)]
         last_turn = turn >= self.max_iterations
-        if self.task.kind == "likely_location" and seen:
-            # Where things are likely to be is common sense once the place is on the map.
+        if self.task.kind in ("existence", "likely_location") and seen:
+            # Seeing it on the map answers "is there ...?"; where things are likely to be is
+            # common sense once the place is on the map. Neither needs the robot to get there.
             return self._answer(graph, (visible or seen)[0], "It is in the scene graph")
         if self.task.kind in ("attribute", "diagnosis"):
             known = [t for t in visible if graph.description(t) is not None]
@@ -84,7 +85,7 @@ class OraclePlanner:
                 return self._answer(graph, known[0], "I have the information I need")
             if visible and not last_turn:
                 return self._inspect(graph, visible[0])
-        elif visible:
+        elif visible:  # affordance: the robot takes the user there
             return self._answer(graph, visible[0], "It is in the scene graph")
         frontier = self._frontier(graph, toward=[t for t in seen if t not in visible])
         if frontier and not last_turn:
