@@ -225,7 +225,8 @@ def _object_state(kind: ObjectKind, is_damaged: bool, rng: random.Random) -> str
 
 # ---------------------------------------------------------------------------------- tasks
 def _alternation(words: Sequence[str]) -> str:
-    unique = sorted({w.lower() for w in words}, key=len, reverse=True)
+    # Longest first, then alphabetical: a set's order changes with the hash seed of the process.
+    unique = sorted({w.lower() for w in words}, key=lambda w: (-len(w), w))
     return "|".join(re.escape(w) for w in unique)
 
 

@@ -369,7 +369,8 @@ def _no_path_feedback(action: Action, graph: SceneGraph, start: str, goal: str) 
     message = f"{action}: there is no known path from {start} to {goal}."
     if reachable and other:
         a, b = min(
-            ((a, b) for a in reachable for b in other), key=lambda pair: graph.distance(*pair)
+            ((a, b) for a in reachable for b in other),
+            key=lambda pair: (graph.distance(*pair), pair),
         )
         message += (
             f" The closest pair of nodes across the two disconnected parts of the graph is "
