@@ -37,3 +37,9 @@ def run_kedro(project: Path) -> Callable[..., dict[str, Any]]:
             return session.run(pipeline_names=[pipeline], **kwargs)
 
     return run
+
+
+def run_dir(project: Path) -> Path:
+    """The folder of the (single) generation run in the project's rollout store."""
+    (folder,) = (project / "data/02_intermediate/data_gen").iterdir()
+    return folder

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from tests.endpoint.fake_openai_server import FakeOpenAIServer
 from tests.endpoint.planner_scripts import answer_with_every_node, slow
+from tests.pipelines.generation.conftest import run_dir
 
 KEDRO = [sys.executable, "-m", "kedro"]
 
@@ -89,12 +90,13 @@ def test_a_killed_run_resumes_where_it_stopped(project):
             stderr=subprocess.DEVNULL,
             start_new_session=True,
         )
-        rollouts = project / "data/02_intermediate/data_gen/rollouts"
+        store = project / "data/02_intermediate/data_gen"
         deadline = time.monotonic() + 120
-        while len(list(rollouts.glob("*.json"))) < 3 and time.monotonic() < deadline:
+        while len(list(store.glob("*/rollouts/*.json"))) < 3 and time.monotonic() < deadline:
             time.sleep(0.05)
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()
+        rollouts = run_dir(project) / "rollouts"
 
         done_before = {p: p.stat().st_mtime_ns for p in rollouts.glob("*.json")}
         assert 3 <= len(done_before) < 12, "the kill should land half-way through the run"

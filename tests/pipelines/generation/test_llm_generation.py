@@ -15,6 +15,7 @@ import pytest
 from prism.endpoint import EndpointError
 from tests.endpoint.fake_openai_server import FakeOpenAIServer, Reply
 from tests.endpoint.planner_scripts import answer_with_every_node, slow
+from tests.pipelines.generation.conftest import run_dir
 
 KEY = "sk-local-test"
 MODEL = "planner-70b"
@@ -74,7 +75,7 @@ def test_llm_teacher_end_to_end_with_feedback_concurrency_and_cache(run_kedro, p
         assert stats["passed_by_source"].get("llm", 0) >= 1
         llm = [s for s in samples if s["source"] == "llm"]
         # The malformed first try got feedback; only the valid turn is in the training sample.
-        rollout = _read(project, f"data/02_intermediate/data_gen/rollouts/{llm[0]['rollout']}.json")
+        rollout = _read(run_dir(project), f"rollouts/{llm[0]['rollout']}.json")
         assert rollout["rejected"][0]["kind"] == "not_json"
         assert "not valid JSON" in rollout["rejected"][0]["feedback"]
         assert all(
@@ -89,7 +90,7 @@ def test_llm_teacher_end_to_end_with_feedback_concurrency_and_cache(run_kedro, p
         assert all(r["response_format"] == {"type": "json_object"} for r in server.chat_requests)
 
         # A rerun after losing every rollout pays for nothing: all calls come from the cache.
-        for path in (project / "data/02_intermediate/data_gen/rollouts").glob("*.json"):
+        for path in (run_dir(project) / "rollouts").glob("*.json"):
             path.unlink()
         run_kedro(params=_params(server.url))
         assert len(server.chat_requests) == first_calls
@@ -102,7 +103,7 @@ def test_failed_llm_rollouts_fall_back_to_the_oracle(run_kedro, project, key_in_
         run_kedro(params=_params(server.url))
     samples = _read(project, "data/03_primary/generated_samples.json")
     assert samples and {s["source"] for s in samples} == {"oracle_fallback"}
-    rollout = _read(project, f"data/02_intermediate/data_gen/rollouts/{samples[0]['rollout']}.json")
+    rollout = _read(run_dir(project), f"rollouts/{samples[0]['rollout']}.json")
     assert rollout["fallback_from"]["teacher"] == "llm"
     assert rollout["fallback_from"]["reason"].startswith("teacher_error")
     assert "503" in rollout["fallback_from"]["reason"]

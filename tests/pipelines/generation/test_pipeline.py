@@ -10,6 +10,7 @@ import pytest
 
 from prism.formats.conversations import load_samples
 from prism.pipelines.generation.config import ConfigError
+from tests.pipelines.generation.conftest import run_dir
 
 SMALL = {"generation": {"n_samples": 4, "n_tasks": 2, "workers": 2}}
 
@@ -28,7 +29,7 @@ def test_generate_writes_samples_failures_stats_and_every_rollout(run_kedro, pro
     assert stats["passed"] == len(samples) and stats["failed"] == len(failed)
     assert stats["passed"] + stats["failed"] == 8
     # Every rollout is kept in the data_gen folder, passed or failed, with its reason.
-    store = project / "data/02_intermediate/data_gen"
+    store = run_dir(project)
     rollouts = sorted((store / "rollouts").glob("*.json"))
     assert len(rollouts) == 8
     statuses = {json.loads(p.read_text())["status"] for p in rollouts}
@@ -63,7 +64,7 @@ def test_generation_is_deterministic_under_the_seed(run_kedro, project, tmp_path
 
 def test_rerun_resumes_without_redoing_or_duplicating(run_kedro, project):
     run_kedro(params=SMALL)
-    store = project / "data/02_intermediate/data_gen/rollouts"
+    store = run_dir(project) / "rollouts"
     complete = _read(project, "data/03_primary/generated_samples.json")
     # Simulate a kill: two rollouts never finished; the others keep their files untouched.
     lost = sorted(store.glob("*.json"))[:2]
@@ -89,10 +90,16 @@ def test_larger_n_samples_extends_a_run(run_kedro, project):
     assert [s["id"] for s in large[: len(small)]] == [s["id"] for s in small]
 
 
-def test_rerun_with_other_parameters_on_the_same_store_is_refused(run_kedro, project):
+def test_other_parameters_get_their_own_run_folder(run_kedro, project):
     run_kedro(params=SMALL)
-    with pytest.raises(ConfigError, match="different parameters"):
-        run_kedro(params={"generation": {**SMALL["generation"], "seed": 7}})
+    first = run_dir(project)
+    files = {p: p.stat().st_mtime_ns for p in first.rglob("*.json")}
+    run_kedro(params={"generation": {**SMALL["generation"], "seed": 7}})
+    folders = sorted((project / "data/02_intermediate/data_gen").iterdir())
+    assert len(folders) == 2 and first in folders
+    assert all(p.stat().st_mtime_ns == t for p, t in files.items())  # the first run is intact
+    stats = _read(project, "data/08_reporting/generation_stats.json")
+    assert stats["run_dir"] != str(first) and stats["config"]["seed"] == 7
 
 
 def test_teacher_eval_reports_the_oracle_success_rate_on_shipped_tasks(run_kedro, project):
@@ -121,8 +128,9 @@ def test_bad_parameters_fail_before_any_output(run_kedro, project, override, mes
     assert not (project / "data/02_intermediate/data_gen").exists()
 
 
-def test_graph_unknown_accepts_the_seed_command_line_form(run_kedro, project):
-    run_kedro(params={"generation": {**SMALL["generation"], "graph_unknown": "0.2,0.5"}})
+@pytest.mark.parametrize("text", ["0.2,0.5", "0.2 0.5", "0.2;0.5"])
+def test_graph_unknown_accepts_the_seed_command_line_form(run_kedro, project, text):
+    run_kedro(params={"generation": {**SMALL["generation"], "graph_unknown": text}})
     stats = _read(project, "data/08_reporting/generation_stats.json")
     assert stats["config"]["graph_unknown"] == [0.2, 0.5]
     samples = _read(project, "data/03_primary/generated_samples.json")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -147,10 +148,11 @@ class GenerationConfig:
 
 
 def _fractions(value: Any) -> tuple[float, ...]:
-    # The seed's command line passes "0.2,0.3,0.4,0.5"; YAML passes a list or a single number.
+    # The seed's command line passes "0.2,0.3,0.4,0.5"; YAML passes a list or a single number;
+    # `kedro run --params` splits on commas, so there "0.2 0.5" or "0.2;0.5" works too.
     if isinstance(value, str):
         try:
-            return tuple(float(v) for v in value.split(",") if v.strip())
+            return tuple(float(v) for v in re.split(r"[,;\s]+", value) if v)
         except ValueError:
             raise ConfigError(
                 f"generation.graph_unknown: could not read {value!r} as comma-separated fractions"

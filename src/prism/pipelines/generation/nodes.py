@@ -1,8 +1,8 @@
 """Nodes of the generation pipeline: scenes and tasks → teacher rollouts → training samples.
 
 Work is stored one record at a time in a :class:`~prism.datasets.json_store.JsonStore` (the
-seed's ``data_gen_*/`` folder): ``scenes/scene_007.json`` and
-``rollouts/scene_007_task_01.json``, every rollout kept, passed or failed with its reason. A
+seed's ``data_gen_*/`` folder, one sub-folder per set of parameters): ``scenes/scene_007.json``
+and ``rollouts/scene_007_task_01.json``, every rollout kept, passed or failed with its reason. A
 killed run resumes where it stopped: finished records are read back, never redone, never
 duplicated.
 """
@@ -100,7 +100,8 @@ def generate_rollouts(
 
     Args:
         config: the checked ``generation`` parameters.
-        rollout_store: where scenes and rollouts are written as they finish (resumable).
+        rollout_store: where scenes and rollouts are written as they finish, in a folder per
+            set of parameters (:func:`run_store`); a rerun resumes from it.
         call_cache: on-disk cache of endpoint calls, so a rerun never pays twice.
         credentials: Kedro credentials (``conf/local/credentials.yml``) for endpoints.
 
@@ -119,13 +120,14 @@ def generate_rollouts(
     # An unreachable endpoint or a wrong model name fails here, before anything is written.
     scene_generator.check()
     teacher.check()
-    _check_manifest(rollout_store, config)
+    store = run_store(rollout_store, config)
+    logger.info("generation: scenes and rollouts go to %s", store.root)
 
     scene_ids = [f"scene_{i:03d}" for i in range(config.n_samples)]
     scenes = _run_parallel(
         "scenes",
         scene_ids,
-        lambda sid: _scene(sid, config, scene_generator, rollout_store),
+        lambda sid: _scene(sid, config, scene_generator, store),
         workers=config.workers,
     )
     jobs_by_key = {
@@ -138,7 +140,7 @@ def generate_rollouts(
         _run_parallel(
             "rollouts",
             list(jobs_by_key),
-            lambda key: _rollout(key, jobs_by_key[key], config, teacher, fallback, rollout_store),
+            lambda key: _rollout(key, jobs_by_key[key], config, teacher, fallback, store),
             workers=config.workers,
         ).values()
     )
@@ -151,6 +153,7 @@ def generate_rollouts(
     ]
     stats = rollout_stats(records, n_scene_failures=len(failed_scenes))
     stats["config"] = config.to_dict()
+    stats["run_dir"] = str(store.root)
     logger.info(
         "generation: %d/%d rollouts passed (%.1f %%); failures by reason: %s",
         stats["passed"],
@@ -224,17 +227,17 @@ def evaluate_teacher(
 
 
 # ---------------------------------------------------------------------------------- steps
-def _check_manifest(store: JsonStore, config: GenerationConfig) -> None:
-    manifest = store.get(MANIFEST_KEY)
-    fingerprint = config.fingerprint()
-    if manifest is None:
-        store.put(MANIFEST_KEY, {"fingerprint": fingerprint, "config": config.to_dict()})
-    elif manifest.get("fingerprint") != fingerprint:
-        raise ConfigError(
-            f"{store.root} holds a generation run with different parameters (fingerprint "
-            f"{manifest.get('fingerprint')}, now {fingerprint}); resuming would mix the two. "
-            "Delete that folder or point the rollout store at a new one."
-        )
+def run_store(store: JsonStore, config: GenerationConfig) -> JsonStore:
+    """The folder of this run inside the rollout store: one per set of parameters.
+
+    Rerunning the same parameters finds its own folder and resumes; other parameters get a folder
+    of their own, so two runs never mix and none is overwritten. ``n_samples`` is not part of the
+    name: a larger ``n_samples`` extends a run.
+    """
+    run = JsonStore(store.root / f"seed{config.seed}_{config.fingerprint()[:10]}")
+    if MANIFEST_KEY not in run:
+        run.put(MANIFEST_KEY, {"fingerprint": config.fingerprint(), "config": config.to_dict()})
+    return run
 
 
 def _scene(
