@@ -414,8 +414,6 @@ THEMES: tuple[Theme, ...] = (
     ),
 )
 
-THEMES_BY_NAME = {theme.name: theme for theme in THEMES}
-
 
 def be(phrase: str) -> str:
     """The verb that agrees with ``phrase``: "tools" are, "a shovel" / "water" is."""
