@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import networkx as nx
 import pytest
 
+from prism.formats.eval_tasks import read_eval_suite
 from prism.scenes.base import GeneratedScene, SceneRequest, Task
-from prism.scenes.procedural import TASK_KINDS, ProceduralSceneGenerator, classify_task, infer_task
+from prism.scenes.procedural import (
+    NO,
+    TASK_KINDS,
+    ProceduralSceneGenerator,
+    classify_task,
+    infer_task,
+)
 from prism.scenes.themes import THEMES, be, with_article
 from prism.world.scene_graph import SceneGraph
 
@@ -100,15 +108,39 @@ def test_task_targets_are_what_the_task_is_about(fifty_scenes: list[GeneratedSce
         scene = generated.scene
         for task in generated.tasks:
             if task.kind == "existence" and not task.targets:
-                assert task.answer.startswith(r"\bno\b")
+                assert task.answer == NO
                 continue
             assert task.targets, task
             if task.kind == "attribute" and scene.is_region(task.targets[0]):
                 continue  # "Can I cross the bridge?"
             assert all(scene.is_object(t) for t in task.targets), task
             # A correct answer names a target: each target's name matches the answer regex.
-            if task.kind != "attribute":
+            if task.kind == "diagnosis":
+                # Every suspect is a target; only the damaged ones explain the outage.
+                for target in task.targets:
+                    damaged = scene.description(target).startswith("damaged")
+                    assert bool(re.search(task.answer, target, re.IGNORECASE)) == damaged, task
+            elif task.kind != "attribute":
                 assert all(re.search(task.answer, t, re.IGNORECASE) for t in task.targets), task
+
+
+HEDGES = ("[answer(yes, no)]", "[answer(I do not know)]", "[answer(yes no not damaged)]")
+
+
+def test_hedging_answers_fail_every_task(fifty_scenes: list[GeneratedScene]) -> None:
+    # Answers are graded by a regex search over the final plan: saying everything must not pass.
+    for generated in fifty_scenes:
+        for task in generated.tasks:
+            for hedge in HEDGES:
+                assert not re.search(task.answer, hedge, re.IGNORECASE), (task, hedge)
+
+
+def test_hedging_answers_fail_every_shipped_eval_task() -> None:
+    suite = read_eval_suite(Path(__file__).resolve().parents[2] / "data/01_raw/eval_tasks_1.json")
+    assert len(suite.tasks) >= 30
+    for task in suite.tasks:
+        for hedge in HEDGES:
+            assert not task.matches(hedge), (task, hedge)
 
 
 def test_attribute_answers_follow_the_hidden_state(fifty_scenes: list[GeneratedScene]) -> None:

@@ -6,6 +6,7 @@ moment the oracle was asked, so the tests can judge each turn against what it co
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 import re
@@ -238,3 +239,47 @@ def test_oracle_on_the_tiny_scene(tiny_graph: SceneGraph) -> None:
     plans = [json.loads(t.text)["plan"] for t in run.turns]
     assert plans[0] == "[inspect(internet_tower_1, is it damaged or not working?)]"
     assert "internet_tower_1 at field_1 is damaged" in plans[-1]
+
+
+def _route_length(view: SceneGraph, node: str) -> float:
+    goal = node if view.is_region(node) else view.region_of(node)
+    path = view.region_path(view.robot_location, goal) if goal else None
+    if path is None:
+        return float("inf")
+    return sum(view.distance(a, b) for a, b in itertools.pairwise(path))
+
+
+def test_diagnosis_inspects_the_nearest_suspect_not_the_broken_one(
+    procedural_runs: list[Run],
+) -> None:
+    # The oracle may know what could explain an outage, not which of those things is broken:
+    # each inspection goes to the nearest suspect it has not inspected yet.
+    inspections = 0
+    for run in procedural_runs:
+        if run.task.kind != "diagnosis" or len(run.task.targets) < 2:
+            continue
+        for turn in run.turns:
+            plan = parse_plan(json.loads(turn.text)["plan"])
+            if plan[0].name != "inspect":
+                continue
+            view = turn.view
+            candidates = [
+                t
+                for t in run.task.targets
+                if t in view
+                and view.description(t) is None
+                and _route_length(view, t) < float("inf")
+            ]
+            nearest = min(_route_length(view, t) for t in candidates)
+            assert _route_length(view, plan[0].target) == nearest, (run.task, plan)
+            inspections += 1
+    assert inspections >= 10
+
+
+def test_exploration_reasoning_copies_node_names_exactly(procedural_runs: list[Run]) -> None:
+    for run in procedural_runs:
+        names = set(run.scene.graph.nodes)
+        for turn in run.turns:
+            reasoning = json.loads(turn.text)["reasoning"]
+            for word in re.findall(r"\b[A-Za-z][A-Za-z_]*_\d+\b", reasoning):
+                assert word in names, (word, reasoning)

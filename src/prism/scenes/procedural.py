@@ -21,8 +21,21 @@ from prism.world.scene_graph import OBJECT, REGION, SceneGraph
 
 TASK_KINDS = ("existence", "affordance", "attribute", "likely_location", "diagnosis")
 
-YES = r"\byes\b"
-NO = r"\bno\b|\bnot\b|did not find|couldn't find|could not find"
+NEGATIVE = r"\bno\b|did not find|couldn't find|could not find|cannot|can't|not safe"
+
+
+def affirms(claim: str, *, unless: str = NEGATIVE) -> str:
+    """An answer regex that a plan matches when it says ``claim`` and none of ``unless``.
+
+    Answers are graded by searching the regex in the final plan (as in the reference's eval
+    files), so a bare ``yes|no`` would be passed by an answer that says both. The lookahead makes
+    hedging fail: ``affirms(r"\byes\b")`` matches "Yes, there is one" but not "yes, no".
+    """
+    return rf"(?s)^(?!.*(?:{unless})).*(?:{claim})"
+
+
+YES = affirms(r"\byes\b")
+NO = affirms(NEGATIVE, unless=r"\byes\b")
 
 # Most specific first: "Is the boat damaged?" is an attribute question, not an existence one,
 # and "something I can cross the creek in" an affordance, not an attribute question.
@@ -264,7 +277,7 @@ class _TaskBuilder:
             obj = self.rng.choice(self.objects)
             word = self.rng.choice(self._kind(obj).words)
             targets = self._with_word(word)
-            answer = f"{YES}|{_alternation(targets)}"
+            answer = affirms(rf"\byes\b|{_alternation(targets)}")
         else:
             absent = [
                 w
@@ -323,11 +336,7 @@ class _TaskBuilder:
             word = self.scene.kinds[region].words[-1]
             if sum(word in self.scene.kinds[r].words for r in crossings) > 1:
                 return None
-            answer = (
-                r"\bno\b|cannot|can't|not safe"
-                if self.scene.damaged[region]
-                else YES + r"|not damaged"
-            )
+            answer = NO if self.scene.damaged[region] else affirms(r"\byes\b|not damaged")
             text = self.rng.choice(("Can I cross the {w}?", "Is it safe to cross the {w}?"))
             return Task(text.format(w=word), answer, self.init, "attribute", (region,), word)
         damageable = [o for o in self.objects if self._kind(o).damageable]
@@ -337,7 +346,11 @@ class _TaskBuilder:
         word = self.rng.choice(self._kind(obj).words)
         if len(self._with_word(word)) > 1:
             return None  # "the truck" must name one truck
-        answer = YES + r"|\bis damaged" if self.scene.damaged[obj] else NO
+        answer = (
+            affirms(r"\byes\b|\bis damaged", unless=NEGATIVE + r"|not damaged")
+            if self.scene.damaged[obj]
+            else affirms(r"\bno\b|not damaged", unless=r"\byes\b|\bis damaged")
+        )
         text = self.rng.choice(("Is the {w} damaged?", "Can you check if the {w} is damaged?"))
         return Task(text.format(w=word), answer, self.init, "attribute", (obj,), word)
 
@@ -369,10 +382,15 @@ class _TaskBuilder:
             return None
         obj = self.rng.choice(damaged)
         outage = self._kind(obj).outage
-        template = self.rng.choice(("{o}. Why?", "{O}. Can you find out why?"))
-        text = template.format(o=outage[0].upper() + outage[1:], O=outage[0].upper() + outage[1:])
-        words = [*self._kind(obj).words, obj]
-        return Task(text, _alternation(words), self.init, "diagnosis", (obj,), outage)
+        # Every object that could explain the outage is a target: the planner has to inspect
+        # them to find the broken one, and so does the oracle (it cannot know which it is).
+        suspects = tuple(o for o in self.objects if self._kind(o).outage == outage)
+        culprits = [o for o in suspects if self.scene.damaged[o]]
+        # Name the kind only when it singles out the culprit; otherwise the culprit's name.
+        words = culprits if len(culprits) < len(suspects) else [*self._kind(obj).words, *culprits]
+        template = self.rng.choice(("{o}. Why?", "{o}. Can you find out why?"))
+        text = template.format(o=outage[0].upper() + outage[1:])
+        return Task(text, _alternation(words), self.init, "diagnosis", suspects, outage)
 
 
 # ---------------------------------------------------------------------------------- inference

@@ -78,18 +78,23 @@ class OraclePlanner:
         if self.task.kind in ("attribute", "diagnosis"):
             known = [t for t in visible if graph.description(t) is not None]
             if self.task.kind == "diagnosis":
-                # Several things could explain an outage: inspect each until one is damaged.
+                # Several things could explain an outage: inspect them, nearest first, until one
+                # turns out to be damaged.
                 known = [t for t in known if _is_damaged(graph.description(t))]
-                visible = [t for t in visible if graph.description(t) is None]
+                visible = sorted(
+                    (t for t in visible if graph.description(t) is None),
+                    key=lambda t: _path_length(graph, graph.robot_location, _place(graph, t)),
+                )
             if known:
                 return self._answer(graph, known[0], "I have the information I need")
             if visible and not last_turn:
                 return self._inspect(graph, visible[0])
         elif visible:  # affordance: the robot takes the user there
             return self._answer(graph, visible[0], "It is in the scene graph")
-        frontier = self._frontier(graph, toward=[t for t in seen if t not in visible])
+        out_of_reach = [t for t in seen if not self._reachable(graph, t)]
+        frontier = self._frontier(graph, toward=out_of_reach)
         if frontier and not last_turn:
-            return self._explore(graph, frontier)
+            return self._explore(graph, frontier, out_of_reach)
         return self._give_up(graph, unexplored=frontier)
 
     # ------------------------------------------------------------------ turns
@@ -110,24 +115,44 @@ class OraclePlanner:
             "diagnosis": "is it damaged or not working?",
             "likely_location": f"are there {self.task.subject} here?",
         }[self.task.kind or ""]
-        reasoning = (
-            f"{target} at {region} is the object that matters for this task, but I do not know its "
-            "state yet. I will go there and inspect it."
-        )
+        if self.task.kind == "diagnosis":
+            reasoning = (
+                f"{target} at {region} could explain why {self.task.subject} and I have not "
+                "inspected it yet; it is the nearest such thing I can reach. I will go there and "
+                "inspect it."
+            )
+        else:
+            reasoning = (
+                f"{target} at {region} is what the task asks about, but I do not know its state "
+                "yet. I will go there and inspect it."
+            )
         return self._turn(
             reasoning, [Action("inspect", (target, query))], [target, region or target]
         )
 
-    def _explore(self, graph: SceneGraph, frontier: list[str]) -> str:
-        seen = ", ".join(t for t in self.task.targets if t in graph)
-        if self.task.targets and seen:
-            why = f"{seen} is in the graph but I cannot reach it yet"
+    def _explore(self, graph: SceneGraph, frontier: list[str], out_of_reach: list[str]) -> str:
+        checked = [
+            t
+            for t in self.task.targets
+            if t in graph and graph.description(t) is not None and t not in out_of_reach
+        ]
+        if out_of_reach:
+            one = len(out_of_reach) == 1
+            why = (
+                f"{', '.join(out_of_reach)} {'is' if one else 'are'} in the graph but I cannot "
+                f"reach {'it' if one else 'them'} yet"
+            )
+            order = f"nearest to {out_of_reach[0]}"
+        elif checked:
+            why = f"I inspected {', '.join(checked)} and found nothing that answers the task"
+            order = "nearest to me"
         else:
-            why = f"nothing in the known graph answers this yet ({self._what()})"
+            why = f"Nothing in the known graph answers this yet ({self._what()})"
+            order = "nearest to me"
         plan = [Action("map_region", (r,)) for r in frontier[:_MAX_MAPS_PER_PLAN]]
         reasoning = (
-            f"{why.capitalize()}. Part of the scene is unknown, so I will map the unexplored "
-            f"regions nearest to me first, starting with {frontier[0]}, and replan on what I find."
+            f"{why}. Part of the scene is unknown, so I will map the unexplored regions {order} "
+            f"first, starting with {frontier[0]}, and replan on what I find."
         )
         return self._turn(reasoning, plan, [graph.robot_location, *frontier[:_MAX_MAPS_PER_PLAN]])
 
@@ -196,7 +221,7 @@ class OraclePlanner:
     # ------------------------------------------------------------------ graph search
     @staticmethod
     def _reachable(graph: SceneGraph, node: str) -> bool:
-        goal = node if graph.is_region(node) else graph.region_of(node)
+        goal = _place(graph, node)
         return goal is not None and goal in graph.reachable_regions(graph.robot_location)
 
     @staticmethod
@@ -217,6 +242,11 @@ class OraclePlanner:
             tour.append(here)
             todo.discard(here)
         return tour
+
+
+def _place(graph: SceneGraph, node: str) -> str | None:
+    """Where the robot goes for ``node``: the region itself, or the region an object is at."""
+    return node if graph.is_region(node) else graph.region_of(node)
 
 
 def _is_damaged(description: str | None) -> bool:

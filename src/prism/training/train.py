@@ -179,13 +179,17 @@ def _apply_finetune(model: PreTrainedModel, mode: str, config: TrainConfig) -> A
         target_modules=list(config.target_modules),
         task_type="CAUSAL_LM",
     )
-    try:
-        return get_peft_model(model, lora)
-    except ValueError as error:
+    # Every requested module must exist: peft only complains when *none* matches, which is how
+    # the reference trained for months with a misspelt "q_pror" and q_proj never adapted.
+    present = {name.rsplit(".", 1)[-1] for name, _ in model.named_modules()}
+    missing = [m for m in config.target_modules if m not in present]
+    if missing:
         raise TrainConfigError(
-            f"target_modules {config.target_modules}: not found in {type(model).__name__}; "
-            f"name modules of this architecture (Llama/Qwen use q_proj, v_proj, ...). Cause: {error}"
-        ) from error
+            f"target_modules: {', '.join(missing)} not found in {type(model).__name__}; name "
+            f"modules of this architecture (Llama/Qwen use q_proj, k_proj, v_proj, o_proj, "
+            f"gate_proj, up_proj, down_proj)"
+        )
+    return get_peft_model(model, lora)
 
 
 def _count_parameters(model: torch.nn.Module) -> tuple[int, int]:

@@ -98,15 +98,24 @@ def test_llm_teacher_end_to_end_with_feedback_concurrency_and_cache(run_kedro, p
 
 
 def test_failed_llm_rollouts_fall_back_to_the_oracle(run_kedro, project, key_in_env):
-    # The server is up (models list) but every completion fails with 503.
-    with FakeOpenAIServer(lambda request: 503, api_key=KEY, models=[MODEL]) as server:
+    # The model never produces a valid turn: each rollout fails its three attempts.
+    with FakeOpenAIServer(lambda request: "no idea", api_key=KEY, models=[MODEL]) as server:
         run_kedro(params=_params(server.url))
     samples = _read(project, "data/03_primary/generated_samples.json")
     assert samples and {s["source"] for s in samples} == {"oracle_fallback"}
     rollout = _read(run_dir(project), f"rollouts/{samples[0]['rollout']}.json")
-    assert rollout["fallback_from"]["teacher"] == "llm"
-    assert rollout["fallback_from"]["reason"].startswith("teacher_error")
-    assert "503" in rollout["fallback_from"]["reason"]
+    assert rollout["fallback_from"] == {"teacher": "llm", "reason": "invalid_turn:not_json"}
+    assert len(rollout["rejected"]) == 0  # the oracle's own turns were all valid
+
+
+def test_an_endpoint_failure_falls_back_for_this_run_only(run_kedro, project, key_in_env):
+    with FakeOpenAIServer(lambda request: 503, api_key=KEY, models=[MODEL]) as server:
+        run_kedro(params=_params(server.url))
+    samples = _read(project, "data/03_primary/generated_samples.json")
+    assert samples and {s["source"] for s in samples} == {"oracle_fallback"}
+    stats = _read(project, "data/08_reporting/generation_stats.json")
+    assert stats["retried_next_run"] == stats["total"] == 6
+    assert not list((run_dir(project) / "rollouts").glob("*.json"))
 
 
 def test_without_fallback_teacher_failures_are_kept_with_their_reason(
@@ -200,3 +209,28 @@ def test_unreachable_endpoint_fails_before_any_output(run_kedro, project, key_in
     with pytest.raises(EndpointError, match=f"127.0.0.1:{port}"):
         run_kedro(params=_params(f"http://127.0.0.1:{port}/v1"))
     assert not (project / "data/02_intermediate/data_gen").exists()
+
+
+def test_an_endpoint_outage_is_retried_by_the_next_run(run_kedro, project, key_in_env):
+    # Failures caused by the endpoint (down, timing out) are reported but not stored as done:
+    # once it is back, the same command redoes exactly those rollouts.
+    state = {"down": True}
+
+    def script(request: dict[str, Any]) -> str | int:
+        return 503 if state["down"] else answer_with_every_node(request)
+
+    with FakeOpenAIServer(script, api_key=KEY, models=[MODEL]) as server:
+        params = _params(server.url, n_samples=1)
+        params["generation"]["teacher"]["fallback_to_oracle"] = False
+        run_kedro(params=params, node_names=["check_generation_inputs", "generate_rollouts"])
+        stats = _read(project, "data/08_reporting/generation_stats.json")
+        assert stats["failed_by_reason"] == {"teacher_error": 2}
+        assert stats["retried_next_run"] == 2
+        assert not list((run_dir(project) / "rollouts").glob("*.json"))
+
+        state["down"] = False
+        run_kedro(params=params, node_names=["check_generation_inputs", "generate_rollouts"])
+    stats = _read(project, "data/08_reporting/generation_stats.json")
+    assert "teacher_error" not in stats["failed_by_reason"]
+    assert stats["retried_next_run"] == 0 and stats["total"] == 2
+    assert len(list((run_dir(project) / "rollouts").glob("*.json"))) == 2

@@ -119,6 +119,8 @@ def test_teacher_eval_reports_the_oracle_success_rate_on_shipped_tasks(run_kedro
         ({"n_tasks": -1}, "n_tasks must be a positive integer"),
         ({"teacher": {"kind": "gpt5"}}, "teacher.kind must be one of"),
         ({"n_sample": 3}, "unknown generation parameter\\(s\\): n_sample"),
+        ({"priors": 5}, "generation.priors must be a list of strings"),
+        ({"priors": [{"example task": "Is there a boat?"}]}, "quote them in YAML"),
     ],
 )
 def test_bad_parameters_fail_before_any_output(run_kedro, project, override, message):
@@ -181,3 +183,20 @@ def test_a_malformed_eval_task_file_fails_before_any_output(run_kedro, project, 
     assert "DataFormatError" in repr(failure.value) or "DatasetError" in repr(failure.value)
     assert not (project / "data/02_intermediate/data_gen").exists()
     assert not (project / "data/03_primary/generated_samples.json").exists()
+
+
+def test_a_single_prior_string_steers_every_scene(run_kedro, project):
+    prior = "example task: Is the truck damaged?"
+    run_kedro(params={"generation": {**SMALL["generation"], "priors": prior}})
+    scenes = sorted((run_dir(project) / "scenes").glob("*.json"))
+    assert {json.loads(p.read_text())["prior"] for p in scenes} == {prior}
+
+
+def test_an_eval_task_of_unknown_kind_fails_before_any_output(run_kedro, project):
+    path = project / "data/01_raw/eval_tasks_1.json"
+    suite = json.loads(path.read_text())
+    suite[0]["tasks"][0]["kind"] = "riddle"
+    path.write_text(json.dumps(suite))
+    with pytest.raises(ConfigError, match="task 0 has kind 'riddle'"):
+        run_kedro(params=SMALL)
+    assert not (project / "data/02_intermediate/data_gen").exists()

@@ -124,7 +124,7 @@ class GenerationConfig:
         if "graph_unknown" in values:
             values["graph_unknown"] = _fractions(values["graph_unknown"])
         if "priors" in values:
-            values["priors"] = tuple(values["priors"] or ())
+            values["priors"] = _priors(values["priors"])
         for name in ("scene_generator", "teacher"):
             if name in values:
                 values[name] = _component(name, values[name])
@@ -162,6 +162,19 @@ def _fractions(value: Any) -> tuple[float, ...]:
     if isinstance(value, list | tuple):
         return tuple(value)
     raise ConfigError(f"generation.graph_unknown must be a list of fractions, got {value!r}")
+
+
+def _priors(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    raise ConfigError(
+        'generation.priors must be a list of strings such as "example task: Is the bridge '
+        f'damaged?" (quote them in YAML: a colon makes a mapping), got {value!r}'
+    )
 
 
 def _component(name: str, value: Any) -> ComponentConfig:

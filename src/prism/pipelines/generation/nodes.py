@@ -20,13 +20,13 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from prism.datasets.json_store import JsonStore
-from prism.endpoint import ChatClient
+from prism.endpoint import ChatClient, EndpointError
 from prism.formats.conversations import sample_id
 from prism.formats.eval_tasks import EvalSuite
 from prism.pipelines.generation.config import ComponentConfig, ConfigError, GenerationConfig
 from prism.scenes.base import GeneratedScene, SceneGenerator, SceneRequest, Task
 from prism.scenes.llm import LLMSceneGenerator
-from prism.scenes.procedural import ProceduralSceneGenerator
+from prism.scenes.procedural import TASK_KINDS, ProceduralSceneGenerator
 from prism.teachers.base import Teacher
 from prism.teachers.llm import LLMTeacher
 from prism.teachers.oracle import OracleTeacher
@@ -86,7 +86,14 @@ def check_generation_inputs(params: Mapping[str, Any], eval_tasks: EvalSuite) ->
     """
     config = GenerationConfig.from_params(params)
     if not eval_tasks.tasks:
-        raise ConfigError("the eval task file has no tasks")
+        raise ConfigError(f"{eval_tasks.source}: the eval task file has no tasks")
+    for i, eval_task in enumerate(eval_tasks.tasks):
+        task = Task.from_record(eval_task.to_record(), source=f"{eval_tasks.source}: task {i}")
+        if task.kind is not None and task.kind not in TASK_KINDS:
+            raise ConfigError(
+                f"{eval_tasks.source}: task {i} has kind {task.kind!r}; known kinds are "
+                f"{', '.join(TASK_KINDS)} (or leave 'kind' out)"
+            )
     return config
 
 
@@ -266,7 +273,8 @@ def _scene(
         # scene only; the failure is kept with its reason.
         logger.warning("%s: scene generation failed: %s", scene_id, err)
         record.update(status="failed", reason=f"scene_generation_failed: {err}")
-        store.put(key, record)
+        if not isinstance(err, EndpointError):  # an outage is retried by the next run
+            store.put(key, record)
         return record
     record.update(
         status="ok",
@@ -313,9 +321,19 @@ def _rollout(
         # Same scene, same task, same hidden nodes: only the planner changes.
         retry_sim = PartialObservationSim(scene, hidden=hidden, init_node=task.init_node)
         retry = _teach(fallback, task, retry_sim, config)
-        retry.update(fallback_from={"teacher": teacher.name, "reason": record["reason"]})
+        retry.update(
+            fallback_from={"teacher": teacher.name, "reason": record["reason"]},
+            transient=record.get("transient", False),
+        )
         record.update(retry, source=f"{fallback.name}_fallback")
-    store.put(store_key, record)
+    if record.get("transient"):
+        logger.warning(
+            "%s: not stored, the next run retries it (%s)",
+            key,
+            record.get("fallback_from", record)["reason"],
+        )
+    else:
+        store.put(store_key, record)
     return record
 
 
@@ -335,6 +353,9 @@ def _teach(
         return {
             "status": "failed",
             "reason": f"teacher_error: {err}",
+            # An endpoint that was down or timed out may answer next time: such a failure is
+            # reported but not stored, so the next run retries it.
+            "transient": isinstance(err, EndpointError),
             "teacher": teacher.name,
             "source": teacher.name,
             "conversation": [],
@@ -410,6 +431,7 @@ def rollout_stats(records: list[Mapping[str, Any]], n_scene_failures: int = 0) -
         "failed_by_reason": dict(sorted(reasons.items())),
         "by_kind": dict(sorted(by_kind.items())),
         "passed_by_source": dict(Counter(r["source"] for r in passed)),
+        "retried_next_run": sum(bool(r.get("transient")) for r in records),
         "mean_turns_passed": (
             sum(r["iterations"] for r in passed) / len(passed) if passed else 0.0
         ),
