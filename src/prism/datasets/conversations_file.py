@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-from kedro.io import AbstractDataset
-
+from prism.datasets.local_path import LocalPathDataset
 from prism.formats.conversations import read_samples, write_samples
 
 
-class ConversationsFileDataset(AbstractDataset[list[dict[str, Any]], list[dict[str, Any]]]):
+class ConversationsFileDataset(LocalPathDataset[list[dict[str, Any]], list[dict[str, Any]]]):
     """A JSON file of training conversations as canonical samples (``id``, ``conversations``
     with ``role``/``value``, other keys kept).
 
@@ -25,18 +23,8 @@ class ConversationsFileDataset(AbstractDataset[list[dict[str, Any]], list[dict[s
           filepath: data/01_raw/initial_dataset.json
     """
 
-    def __init__(self, filepath: str, metadata: dict[str, Any] | None = None) -> None:
-        self._filepath = Path(filepath)
-        self.metadata = metadata
-
     def load(self) -> list[dict[str, Any]]:
         return read_samples(self._filepath)
 
     def save(self, data: list[dict[str, Any]]) -> None:
         write_samples(data, self._filepath)
-
-    def _exists(self) -> bool:
-        return self._filepath.is_file()
-
-    def _describe(self) -> dict[str, Any]:
-        return {"filepath": str(self._filepath)}

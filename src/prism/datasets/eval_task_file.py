@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-from kedro.io import AbstractDataset
-
+from prism.datasets.local_path import LocalPathDataset
 from prism.formats.eval_tasks import EvalSuite, load_eval_suite, read_eval_suite, write_eval_suite
 
 
-class EvalTaskFileDataset(AbstractDataset[EvalSuite, Any]):
+class EvalTaskFileDataset(LocalPathDataset[EvalSuite, Any]):
     """An eval task file (``{"graph", "tasks"}`` or a list of those) as an
     :class:`~prism.formats.eval_tasks.EvalSuite`.
 
@@ -26,19 +24,9 @@ class EvalTaskFileDataset(AbstractDataset[EvalSuite, Any]):
           filepath: data/01_raw/eval_tasks_1.json
     """
 
-    def __init__(self, filepath: str, metadata: dict[str, Any] | None = None) -> None:
-        self._filepath = Path(filepath)
-        self.metadata = metadata
-
     def load(self) -> EvalSuite:
         return read_eval_suite(self._filepath)
 
     def save(self, data: EvalSuite | Any) -> None:
         suite = data if isinstance(data, EvalSuite) else load_eval_suite(data, str(self._filepath))
         write_eval_suite(suite, self._filepath)
-
-    def _exists(self) -> bool:
-        return self._filepath.is_file()
-
-    def _describe(self) -> dict[str, Any]:
-        return {"filepath": str(self._filepath)}

@@ -13,10 +13,11 @@ from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from kedro.io import AbstractDataset, DatasetError
+from kedro.io import DatasetError
 from kedro.io.core import get_filepath_str
 from kedro_datasets.json import JSONDataset as _KedroJSONDataset
 
+from prism.datasets.local_path import LocalPathDataset
 from prism.formats.json_io import write_json_atomic
 
 
@@ -80,7 +81,7 @@ class JsonStore:
         return iter(sorted(found))
 
 
-class JsonStoreDataset(AbstractDataset[JsonStore, JsonStore]):
+class JsonStoreDataset(LocalPathDataset[JsonStore, JsonStore]):
     """Kedro dataset whose ``load()`` hands the node a :class:`JsonStore` on ``filepath``.
 
     ``save`` accepts the store back (a no-op: records are written as they are produced).
@@ -92,22 +93,15 @@ class JsonStoreDataset(AbstractDataset[JsonStore, JsonStore]):
           filepath: data/02_intermediate/data_gen
     """
 
-    def __init__(self, filepath: str, metadata: dict[str, Any] | None = None) -> None:
-        self._path = Path(filepath)
-        self.metadata = metadata
-
     def load(self) -> JsonStore:
-        return JsonStore(self._path)
+        return JsonStore(self._filepath)
 
     def save(self, data: JsonStore) -> None:
-        if Path(data.root).resolve() != self._path.resolve():
-            raise DatasetError(f"a JsonStore for {data.root} cannot be saved to {self._path}")
+        if Path(data.root).resolve() != self._filepath.resolve():
+            raise DatasetError(f"a JsonStore for {data.root} cannot be saved to {self._filepath}")
 
     def _exists(self) -> bool:
-        return self._path.is_dir()
-
-    def _describe(self) -> dict[str, Any]:
-        return {"filepath": str(self._path)}
+        return self._filepath.is_dir()
 
 
 class AtomicJSONDataset(_KedroJSONDataset):

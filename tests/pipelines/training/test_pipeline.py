@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 
+from prism.training.base_models import BaseModelError
+from prism.training.train import EmptyTrainingDataError
 from tests.training.conftest import CONVERSATIONS, TINY_SPEC
 
 REPO = Path(__file__).resolve().parents[3]
@@ -85,14 +87,14 @@ def test_train_pipeline_end_to_end(project: Path) -> None:
 
 def test_empty_dataset_fails_before_writing_any_model(project: Path) -> None:
     (project / "data/01_raw/initial_dataset.json").write_text("[]")
-    with pytest.raises(Exception, match=r"holds no samples"):
+    with pytest.raises(EmptyTrainingDataError, match=r"holds no samples"):
         run_train(project, TINY_PARAMS)
     assert not (project / "data/06_models").exists()
 
 
 def test_unknown_base_model_fails_with_what_to_pass(project: Path) -> None:
     params = {"training": {**TINY_PARAMS["training"], "base_model": "llama-9"}}
-    with pytest.raises(Exception, match=r"base_model 'llama-9' is unknown"):
+    with pytest.raises(BaseModelError, match=r"base_model 'llama-9' is unknown"):
         run_train(project, params)
     assert not (project / "data/06_models/student").exists()
 

@@ -87,14 +87,27 @@ def check_generation_inputs(params: Mapping[str, Any], eval_tasks: EvalSuite) ->
     config = GenerationConfig.from_params(params)
     if not eval_tasks.tasks:
         raise ConfigError(f"{eval_tasks.source}: the eval task file has no tasks")
-    for i, eval_task in enumerate(eval_tasks.tasks):
-        task = Task.from_record(eval_task.to_record(), source=f"{eval_tasks.source}: task {i}")
+    eval_suite_tasks(eval_tasks)
+    return config
+
+
+def eval_suite_tasks(suite: EvalSuite) -> list[Task]:
+    """The suite's tasks as planner tasks (``kind``/``targets`` kept where the file has them).
+
+    Raises:
+        TaskError: a task's extra fields are malformed.
+        ConfigError: a task names a kind the oracle does not know.
+    """
+    tasks = []
+    for i, eval_task in enumerate(suite.tasks):
+        task = Task.from_record(eval_task.to_record(), source=f"{suite.source}: task {i}")
         if task.kind is not None and task.kind not in TASK_KINDS:
             raise ConfigError(
-                f"{eval_tasks.source}: task {i} has kind {task.kind!r}; known kinds are "
+                f"{suite.source}: task {i} has kind {task.kind!r}; known kinds are "
                 f"{', '.join(TASK_KINDS)} (or leave 'kind' out)"
             )
-    return config
+        tasks.append(task)
+    return tasks
 
 
 def generate_rollouts(
@@ -190,14 +203,14 @@ def evaluate_teacher(
     """
     teacher = build_teacher(config.teacher, config, call_cache, credentials)
     teacher.check()
+    tasks = eval_suite_tasks(suite)
+    scenes = [suite.scene_graph(g) for g in range(len(suite.graphs))]
 
     def run(index: str) -> dict[str, Any]:
         i = int(index)
-        eval_task = suite.tasks[i]
-        scene = suite.scene_graph(eval_task.graph_index)
-        task = Task.from_record(eval_task.to_record(), source=f"eval_tasks: task {i}")
+        task = tasks[i]
         sim = PartialObservationSim(
-            scene,
+            scenes[suite.tasks[i].graph_index],
             graph_unknown=config.graph_unknown[i % len(config.graph_unknown)],
             rng=random.Random(derive_seed(config.seed, "eval", i)),
             init_node=task.init_node,
