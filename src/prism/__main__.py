@@ -1,4 +1,8 @@
-"""Run the project as ``python -m prism`` (equivalent to ``kedro run`` in the project root)."""
+"""The ``prism`` command and ``python -m prism``: ``kedro run`` in the project root by default.
+
+``prism plugins`` (and any other command of :mod:`prism.cli`) runs that command; anything else
+(``prism``, ``prism --pipelines train``) goes to ``run``.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +19,11 @@ def main(*args: Any, **kwargs: Any) -> Any:
     package_name = Path(__file__).parent.name
     configure_project(package_name)
     kwargs["standalone_mode"] = not hasattr(sys, "ps1")
+    from prism.cli import cli
+
+    argv = list(args[0]) if args else sys.argv[1:]
+    if argv and argv[0] in cli.commands:
+        return cli.main(argv, prog_name="prism", **kwargs)
     run = find_run_command(package_name)
     return run(*args, **kwargs)
 

@@ -9,12 +9,15 @@ traceback.
 
 from __future__ import annotations
 
+import json
 import os
 from typing import Any
 
 import click
 from kedro.framework.cli.project import run as kedro_run
 from kedro.io import DatasetError
+
+from prism.plugins import describe_plugins
 
 
 def is_user_error(error: BaseException) -> bool:
@@ -36,3 +39,17 @@ def run(**kwargs: Any) -> Any:
         if is_user_error(error) and not os.environ.get("PRISM_TRACEBACK"):
             raise click.ClickException(f"{type(error).__name__}: {error}") from None
         raise
+
+
+@cli.command(name="plugins")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def plugins(as_json: bool) -> None:
+    """List the installed samplers and evaluators, who provides them, and plugins that failed.
+
+    Plugins that failed to load are listed, not fatal: the exit code is 0.
+    """
+    report = describe_plugins()
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), indent=2))
+    else:
+        click.echo(report.to_text())

@@ -1,0 +1,79 @@
+"""The hooks a prism plugin can implement: the plugin author's reference.
+
+Every hook *registers named objects*: it takes no arguments and returns an iterable of small frozen
+objects from :mod:`prism.plugins.types`. prism collects them from its built-in plugins and from
+every installed package that declares an entry point in the group
+``prism_planner.plugins`` (see ``docs/plugins.md``).
+
+Implement a hook by decorating a function of the same name with :data:`hookimpl`::
+
+    from prism.plugins import SamplerPlugin, hookimpl
+
+    @hookimpl
+    def prism_register_samplers():
+        return [SamplerPlugin("first_n", lambda request: ..., "the first n samples")]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import pluggy
+
+from prism.plugins.types import EvaluatorPlugin, SamplerPlugin
+
+PROJECT_NAME = "prism"
+
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+
+
+@hookspec
+def prism_register_samplers() -> Iterable[SamplerPlugin]:
+    """Register samplers: strategies that pick which samples seed the next generation round.
+
+    Return an iterable (a list is fine) of :class:`~prism.plugins.types.SamplerPlugin`. Each
+    ``sample(request)`` receives a :class:`~prism.plugins.types.SampleRequest` and returns
+    ``request.n`` sample ids taken from ``request.samples`` (repeating ids when ``n`` exceeds the
+    number of samples). Use only ``request.rng`` for randomness, so a seed reproduces the choice.
+    Per-sample metrics (``request.metrics[sample_id]``, e.g. ``{"loss": 1.2, "accuracy": 0.4}``)
+    cover the same samples; raise a ``ValueError`` naming the samples when one you need is missing.
+
+    Names must be unique across all installed plugins: a second ``uniform`` is reported as a
+    conflict naming both providers and neither is used.
+
+    Example::
+
+        @hookimpl
+        def prism_register_samplers():
+            def first_n(request):
+                ids = [sample["id"] for sample in request.samples]
+                return [ids[i % len(ids)] for i in range(request.n)]
+
+            return [SamplerPlugin("first_n", first_n, "the first n samples, in order")]
+    """
+
+
+@hookspec
+def prism_register_evaluators() -> Iterable[EvaluatorPlugin]:
+    """Register evaluators: measurements of the student after each training episode.
+
+    Return an iterable (a list is fine) of :class:`~prism.plugins.types.EvaluatorPlugin`. Each
+    ``evaluate(context)`` receives an :class:`~prism.plugins.types.EvalContext` (the model, its
+    tokenizer and prompt format, the data splits, the eval suite or ``None``, the evaluator's own
+    ``params`` and a ``seed``) and returns an :class:`~prism.plugins.types.EvalResult`: flat
+    metrics namespaced by a prefix of your own (``"turns/mean"``), optional tables of rows and
+    artifacts. Do not change the model's weights or mode.
+
+    Names must be unique across all installed plugins: a second ``token_metrics`` is reported as
+    a conflict naming both providers and neither is used.
+
+    Example::
+
+        @hookimpl
+        def prism_register_evaluators():
+            def eval_size(context):
+                return EvalResult(metrics={"size/eval": float(len(context.splits.get("eval", [])))})
+
+            return [EvaluatorPlugin("eval_size", eval_size, "number of validation samples")]
+    """

@@ -1,0 +1,27 @@
+"""Sampling: which samples seed the next round of generation.
+
+The built-in samplers live in :mod:`prism.sampling.samplers` and are registered as a plugin;
+look one up by name with :func:`prism.plugins.get_sampler`.
+"""
+
+from __future__ import annotations
+
+from prism.sampling.samplers import (
+    ACCURACY_FLOOR,
+    accuracy_weights,
+    loss_weights,
+    sample_accuracy_weighted,
+    sample_loss_weighted,
+    sample_uniform,
+    weighted_choice,
+)
+
+__all__ = [
+    "ACCURACY_FLOOR",
+    "accuracy_weights",
+    "loss_weights",
+    "sample_accuracy_weighted",
+    "sample_loss_weighted",
+    "sample_uniform",
+    "weighted_choice",
+]
