@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from kedro.pipeline import Pipeline
 
-from prism.pipelines import generation, training
+from prism.pipelines import generation, pretraining, training
 
 
 def register_pipelines() -> dict[str, Pipeline]:
@@ -16,6 +16,7 @@ def register_pipelines() -> dict[str, Pipeline]:
     pipelines = {
         "generate": generation.create_pipeline(),
         "train": training.create_pipeline(),
+        "pretrain": pretraining.create_pipeline(),
     }
     pipelines["__default__"] = pipelines["generate"]
     return pipelines

@@ -19,6 +19,7 @@ _EXPORTS = {
     "JsonStoreDataset": "json_store",
     "ModelBundle": "hf_model",
     "StudentBaseDataset": "hf_model",
+    "WorkDirDataset": "local_path",
 }
 
 __all__ = sorted(_EXPORTS)

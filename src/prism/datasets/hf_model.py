@@ -26,6 +26,8 @@ from typing import Any
 
 from kedro.io import AbstractDataset, DatasetError
 
+from prism.student.prompt_format import get_format, save_format
+
 #: Written last into every model directory; its presence marks the directory complete.
 MODEL_MARKER = "prism_model.json"
 #: Marker of a student-base directory (built-in weights, or a pointer to a pretrained model).
@@ -115,6 +117,7 @@ class HFModelDataset(AbstractDataset[ModelBundle, ModelBundle]):
         def write(tmp: Path) -> None:
             data.model.save_pretrained(tmp)
             data.tokenizer.save_pretrained(tmp)
+            save_format(tmp, get_format(data.metadata.get("prompt_format", "spine")))
             marker = {"adapter": (tmp / "adapter_config.json").is_file(), **data.metadata}
             (tmp / MODEL_MARKER).write_text(json.dumps(marker, indent=2, default=str))
 

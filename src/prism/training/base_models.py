@@ -2,6 +2,9 @@
 
 ``base_model`` in the training parameters is one of
 
+* ``planner-base`` (the default) – the small planner base shipped in ``data/01_raw/planner_base``,
+  pretrained offline on procedural worlds (:mod:`prism.pretraining`); it speaks the compact
+  prompt format (:mod:`prism.student.prompt_format`).
 * ``builtin`` – a tiny Llama-architecture model initialised locally from a ``LlamaConfig``, with
   a byte-level BPE tokenizer trained on the training conversations (so node names such as
   ``pickup_truck_1`` are one or a few tokens). Nothing is downloaded; it is built once, saved as
@@ -43,6 +46,11 @@ from prism.training.errors import HardwareError, TrainConfigError
 logger = logging.getLogger(__name__)
 
 BUILTIN = "builtin"
+
+#: The offline default: the small planner base shipped in ``data/01_raw/planner_base``
+#: (pretrained on procedural worlds by ``kedro run --pipelines pretrain``; see its README.md).
+PLANNER_BASE = "planner-base"
+PLANNER_BASE_DIR = Path("data") / "01_raw" / "planner_base"
 
 #: Short names users type, mapped to the instruction-tuned hub checkpoints they mean.
 BASE_MODEL_ALIASES: dict[str, str] = {
@@ -139,6 +147,8 @@ def resolve_base_model(base_model: str) -> str:
     name = base_model.strip()
     if name.lower() == BUILTIN:
         return BUILTIN
+    if name.lower() == PLANNER_BASE:
+        return str(shipped_planner_base())
     if name.lower() in BASE_MODEL_ALIASES:
         return BASE_MODEL_ALIASES[name.lower()]
     path = Path(name).expanduser()
@@ -152,8 +162,27 @@ def resolve_base_model(base_model: str) -> str:
     if name.count("/") == 1 and not name.startswith((".", "/", "~")):
         return name
     raise BaseModelError(
-        f"base_model {base_model!r} is unknown: use 'builtin' (offline tiny model), one of "
+        f"base_model {base_model!r} is unknown: use 'planner-base' (the shipped offline base), "
+        f"'builtin' (a random-init tiny model), one of "
         f"{sorted(BASE_MODEL_ALIASES)}, a hub id like 'org/name', or an existing local directory."
+    )
+
+
+def shipped_planner_base() -> Path:
+    """The shipped planner base: ``data/01_raw/planner_base`` of the project being run (the
+    working directory), else of the source checkout this package is installed from.
+
+    Raises:
+        BaseModelError: when neither has it.
+    """
+    checkout = Path(__file__).resolve().parents[3]
+    for root in (Path.cwd(), checkout):
+        if (root / PLANNER_BASE_DIR / "config.json").is_file():
+            return (root / PLANNER_BASE_DIR).resolve()
+    raise BaseModelError(
+        f"base_model {PLANNER_BASE!r}: no {PLANNER_BASE_DIR} in {Path.cwd()} or {checkout}; run "
+        "from the project root, rebuild it with `kedro run --pipelines pretrain` (then point "
+        "base_model at data/06_models/planner_base), or use base_model: builtin."
     )
 
 

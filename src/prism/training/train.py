@@ -34,6 +34,7 @@ from transformers import (
 
 from prism.datasets.hf_model import HFModelDataset, ModelBundle, StudentBaseDataset
 from prism.formats.conversations import read_samples, to_chat_messages
+from prism.student.prompt_format import PromptFormat, format_of
 from prism.training.base_models import (
     BUILTIN,
     StudentBase,
@@ -114,9 +115,15 @@ def check_hardware(config: TrainConfig) -> None:
 
 # ---------------------------------------------------------------------- data
 def encode_samples(
-    samples: Sequence[dict[str, Any]], tokenizer: PreTrainedTokenizerBase, max_len: int
+    samples: Sequence[dict[str, Any]],
+    tokenizer: PreTrainedTokenizerBase,
+    max_len: int,
+    prompt_format: PromptFormat | None = None,
 ) -> tuple[list[EncodedConversation], dict[str, int]]:
     """Tokenize samples with assistant-only labels, dropping those with nothing to learn.
+
+    Each conversation is first put in the base's prompt format (verbatim SPINE unless the base
+    says otherwise, see :mod:`prism.student.prompt_format`).
 
     Returns:
         The kept examples and counts: ``truncated`` (cut to ``max_len``, kept) and
@@ -124,7 +131,8 @@ def encode_samples(
     """
     examples, truncated, skipped = [], 0, 0
     for sample in samples:
-        encoded = encode_conversation(tokenizer, to_chat_messages(sample), max_len)
+        messages = (prompt_format or PromptFormat()).encode(to_chat_messages(sample))
+        encoded = encode_conversation(tokenizer, messages, max_len)
         if encoded.n_supervised == 0:
             skipped += 1
             continue
@@ -302,8 +310,9 @@ def fit(
     model = load_base_model(base, bit4=config.bit4)
     context = getattr(model.config, "max_position_embeddings", None) or config.max_seq_len
     max_len = min(config.max_seq_len, context)
-    train_examples, train_counts = encode_samples(train_samples, tokenizer, max_len)
-    val_examples, val_counts = encode_samples(val_samples, tokenizer, max_len)
+    prompt_format = format_of(base.name_or_path if not base.is_builtin else None)
+    train_examples, train_counts = encode_samples(train_samples, tokenizer, max_len, prompt_format)
+    val_examples, val_counts = encode_samples(val_samples, tokenizer, max_len, prompt_format)
     for side, counts in (("train", train_counts), ("val", val_counts)):
         if counts["truncated"] or counts["skipped"]:
             logger.warning(
@@ -371,7 +380,12 @@ def fit(
     )
     trained = trainer.model
     trained.eval()
-    metadata = {"finetune": mode, "base_model": base.name_or_path, "name": config.name}
+    metadata = {
+        "finetune": mode,
+        "base_model": base.name_or_path,
+        "name": config.name,
+        "prompt_format": prompt_format.name,
+    }
     return ModelBundle(model=trained, tokenizer=tokenizer, metadata=metadata), metrics
 
 

@@ -21,6 +21,7 @@ from tqdm.auto import tqdm
 
 from prism.datasets.json_store import JsonStore
 from prism.endpoint import ChatClient, EndpointError
+from prism.evaluation.task_success import eval_sim
 from prism.formats.conversations import sample_id
 from prism.formats.eval_tasks import EvalSuite
 from prism.pipelines.generation.config import ComponentConfig, ConfigError, GenerationConfig
@@ -209,12 +210,7 @@ def evaluate_teacher(
     def run(index: str) -> dict[str, Any]:
         i = int(index)
         task = tasks[i]
-        sim = PartialObservationSim(
-            scenes[suite.tasks[i].graph_index],
-            graph_unknown=config.graph_unknown[i % len(config.graph_unknown)],
-            rng=random.Random(derive_seed(config.seed, "eval", i)),
-            init_node=task.init_node,
-        )
+        sim = eval_sim(suite, i, config.graph_unknown, config.seed, scenes)
         record = _teach(teacher, task, sim, config)
         return {
             "task": task.task,

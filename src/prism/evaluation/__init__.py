@@ -1,0 +1,1 @@
+"""Evaluating planners: closed-loop task success on eval task files."""

@@ -1,0 +1,155 @@
+"""Closed-loop task success: a planner (student or teacher) works each task of an eval file.
+
+Every task runs in the partial-observation simulator with hidden nodes drawn from
+``(seed, "eval", task index)``, so the student and the teacher face exactly the same worlds and a
+student's success can be read as a fraction of the teacher's. A task is correct when the planner
+answers with a well-formed turn whose plan matches the task's ``answer`` regex.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import random
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from prism.formats.eval_tasks import EvalSuite
+from prism.scenes.base import Task
+from prism.world.rollout import (
+    MAX_ATTEMPTS,
+    MAX_ITERATIONS,
+    Planner,
+    answer_matches,
+    run_rollout,
+)
+from prism.world.simulator import PartialObservationSim
+
+logger = logging.getLogger(__name__)
+
+PlannerFactory = Callable[[Task, PartialObservationSim], Planner]
+
+
+def eval_seed(seed: int, index: int) -> int:
+    """The seed of task ``index``'s hidden-node draw (shared by every planner evaluated)."""
+    text = f"{seed}/eval/{index}"
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big") >> 1
+
+
+def eval_sim(
+    suite: EvalSuite,
+    index: int,
+    graph_unknown: Sequence[float],
+    seed: int,
+    scenes: list | None = None,
+) -> PartialObservationSim:
+    """The simulator task ``index`` of ``suite`` runs in (``graph_unknown`` cycles over tasks)."""
+    eval_task = suite.tasks[index]
+    scene = scenes[eval_task.graph_index] if scenes else suite.scene_graph(eval_task.graph_index)
+    return PartialObservationSim(
+        scene,
+        graph_unknown=graph_unknown[index % len(graph_unknown)],
+        rng=random.Random(eval_seed(seed, index)),
+        init_node=eval_task.init_node,
+    )
+
+
+def run_task(
+    planner: Planner,
+    task: Task,
+    sim: PartialObservationSim,
+    *,
+    max_iterations: int = MAX_ITERATIONS,
+    max_attempts: int = MAX_ATTEMPTS,
+) -> dict[str, Any]:
+    """One closed-loop episode; never raises for a planner's bad output.
+
+    Returns:
+        ``correct``, ``valid`` (the planner ended with a well-formed answer turn), ``reason``
+        (None, ``wrong_answer``, ``invalid_turn:<kind>``, ``max_iterations`` or
+        ``planner_error: ...``), ``answer``, ``iterations`` and the ``transcript`` (valid turns)
+        with the ``rejected`` attempts and their feedback.
+    """
+    try:
+        rollout = run_rollout(
+            planner, sim, task.task, max_iterations=max_iterations, max_attempts=max_attempts
+        )
+    except (RuntimeError, ValueError, OSError) as error:
+        logger.warning("planner failed on %r: %s", task.task, error)
+        return {
+            "task": task.task,
+            "answer_regex": task.answer,
+            "correct": False,
+            "valid": False,
+            "reason": f"planner_error: {error}",
+            "answer": None,
+            "iterations": 0,
+            "transcript": [],
+            "rejected": [],
+        }
+    reason = rollout.reason
+    if reason is None and not answer_matches(rollout.final_turn, task.answer):
+        reason = "wrong_answer"
+    return {
+        "task": task.task,
+        "answer_regex": task.answer,
+        "correct": reason is None,
+        "valid": rollout.answered,
+        "reason": reason,
+        "answer": rollout.answer,
+        "iterations": rollout.iterations,
+        "transcript": rollout.conversation,
+        "rejected": rollout.rejected,
+    }
+
+
+def summarize(results: Sequence[dict[str, Any]]) -> dict[str, float]:
+    """``task/accuracy`` and ``task/valid_rate`` over per-task results."""
+    n = len(results)
+    return {
+        "task/accuracy": sum(r["correct"] for r in results) / n if n else 0.0,
+        "task/valid_rate": sum(r["valid"] for r in results) / n if n else 0.0,
+        "task/n": n,
+    }
+
+
+def evaluate_planner(
+    planner_for: PlannerFactory,
+    suite: EvalSuite,
+    tasks: Sequence[Task],
+    *,
+    graph_unknown: Sequence[float],
+    seed: int,
+    max_iterations: int = MAX_ITERATIONS,
+    max_attempts: int = MAX_ATTEMPTS,
+    progress: str | None = None,
+) -> tuple[dict[str, float], list[dict[str, Any]]]:
+    """Run every task of ``suite`` with the planner ``planner_for(task, sim)`` returns.
+
+    Args:
+        planner_for: a new planner per task (a teacher's ``planner``) or the same one (a student).
+        suite: the eval task file.
+        tasks: the suite's tasks as planner tasks, in suite order.
+        graph_unknown: hidden fractions, cycled over the tasks.
+        seed: seed of the hidden-node draws (same seed, same worlds for every planner).
+        progress: a progress-bar label, or None for no bar.
+
+    Returns:
+        The summary (:func:`summarize`) and one result per task (:func:`run_task`), in order.
+    """
+    from tqdm.auto import tqdm
+
+    scenes = [suite.scene_graph(g) for g in range(len(suite.graphs))]
+    results = []
+    indices = range(len(suite.tasks))
+    for i in tqdm(indices, desc=progress, unit="task", disable=progress is None):
+        sim = eval_sim(suite, i, graph_unknown, seed, scenes)
+        result = run_task(
+            planner_for(tasks[i], sim),
+            tasks[i],
+            sim,
+            max_iterations=max_iterations,
+            max_attempts=max_attempts,
+        )
+        results.append({"index": i, "graph_index": suite.tasks[i].graph_index, **result})
+    return summarize(results), results
