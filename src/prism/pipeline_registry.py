@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from kedro.pipeline import Pipeline
 
-from prism.pipelines import generation, pretraining, training
+from prism.pipelines import evaluation, generation, pretraining, training
 
 
 def register_pipelines() -> dict[str, Pipeline]:
@@ -17,6 +17,7 @@ def register_pipelines() -> dict[str, Pipeline]:
         "generate": generation.create_pipeline(),
         "train": training.create_pipeline(),
         "pretrain": pretraining.create_pipeline(),
+        "evaluate": evaluation.create_pipeline(),
     }
     pipelines["__default__"] = pipelines["generate"]
     return pipelines

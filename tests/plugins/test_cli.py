@@ -33,7 +33,7 @@ def test_lists_samplers_and_evaluators_with_their_providers(with_plugins):
     assert "prism (built-in)" in uniform and "prism.sampling.samplers" in uniform
     first = next(line for line in lines if line.split()[:1] == ["first"])
     assert "no distribution" in first and "tests.plugins.fake_plugins" in first
-    assert "Samplers (4):" in result.output and "Evaluators (1):" in result.output
+    assert "Samplers (4):" in result.output and "Evaluators (3):" in result.output
     assert "Failures (0):" in result.output
 
 
@@ -56,6 +56,8 @@ def test_json_output(with_plugins):
         "uniform",
         "accuracy_weighted",
         "loss_weighted",
+        "token_metrics",
+        "task_success",
     }
     assert report["failures"][0]["plugin"] == "misspelt_hook"
     assert report["failures"][0]["stage"] == "hooks"

@@ -21,6 +21,7 @@ from tests.plugins import fake_plugins
 from tests.plugins.conftest import fake_entry_point, fake_plugin
 
 BUILTIN_SAMPLERS = {"uniform", "accuracy_weighted", "loss_weighted"}
+BUILTIN_EVALUATORS = {"token_metrics", "task_success"}
 
 
 def load(*plugins: str) -> PluginManager:
@@ -62,7 +63,7 @@ def test_a_broken_builtin_is_an_error_not_a_recorded_failure():
 def test_a_good_third_party_plugin_adds_a_sampler_and_an_evaluator():
     pm = load("good")
     assert set(pm.samplers()) == BUILTIN_SAMPLERS | {"first"}
-    assert set(pm.evaluators()) == {"constant"}
+    assert set(pm.evaluators()) == BUILTIN_EVALUATORS | {"constant"}
     assert pm.get_evaluator("constant").name == "constant"
     assert pm.failures == []
 
@@ -180,8 +181,10 @@ def test_an_unknown_name_lists_the_installed_ones():
     assert "accuracy_weighted, first, loss_weighted, uniform" in message
     assert "Did you mean 'loss_weighted'?" in message
     assert isinstance(error.value, ValueError)
-    with pytest.raises(UnknownPluginError, match="installed evaluators: constant"):
-        pm.get_evaluator("token_metrics")
+    with pytest.raises(
+        UnknownPluginError, match="installed evaluators: constant, task_success, token_metrics"
+    ):
+        pm.get_evaluator("token_metric")
 
 
 def test_an_unknown_name_points_at_reported_failures():
@@ -202,7 +205,11 @@ def test_registering_directly_rebuilds_the_registry():
 
 def test_the_report_lists_failures_and_serialises():
     report = load("raising_hook", "good").describe()
-    assert [p.name for p in report.of_kind("evaluator")] == ["constant"]
+    assert [p.name for p in report.of_kind("evaluator")] == [
+        "constant",
+        "task_success",
+        "token_metrics",
+    ]
     data = report.to_dict()
     assert data["entry_point_group"] == "prism_planner.plugins"
     assert data["failures"][0]["plugin"] == "raising_hook"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from kedro.io import DatasetError
+
 from prism.datasets.local_path import LocalPathDataset
 from prism.formats.conversations import read_samples, write_samples
 
@@ -23,8 +25,21 @@ class ConversationsFileDataset(LocalPathDataset[list[dict[str, Any]], list[dict[
           filepath: data/01_raw/initial_dataset.json
     """
 
-    def load(self) -> list[dict[str, Any]]:
+    def __init__(self, filepath: str | None, metadata: dict[str, Any] | None = None) -> None:
+        """Create the dataset; ``filepath: null`` is an optional input that is not configured
+        (``load`` returns ``None``), e.g. ``${runtime_params:held_out_data, null}``."""
+        self._optional_unset = filepath is None
+        super().__init__(filepath or ".", metadata)
+
+    def load(self) -> list[dict[str, Any]] | None:
+        if self._optional_unset:
+            return None
         return read_samples(self._filepath)
 
+    def _exists(self) -> bool:
+        return not self._optional_unset and super()._exists()
+
     def save(self, data: list[dict[str, Any]]) -> None:
+        if self._optional_unset:
+            raise DatasetError("this conversations dataset has no filepath to save to")
         write_samples(data, self._filepath)

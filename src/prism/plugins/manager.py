@@ -47,7 +47,7 @@ ENTRY_POINT_GROUP = "prism_planner.plugins"
 
 #: prism's own plugin modules, registered before any third-party plugin. Add a module here to
 #: make its ``@hookimpl`` functions part of prism.
-BUILTIN_PLUGINS: tuple[str, ...] = ("prism.sampling.samplers",)
+BUILTIN_PLUGINS: tuple[str, ...] = ("prism.sampling.samplers", "prism.evaluation.evaluators")
 
 BUILTIN_PROVIDER = "prism (built-in)"
 

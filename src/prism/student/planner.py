@@ -6,7 +6,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from prism.formats.conversations import to_chat_messages
 from prism.student.generation import generate_replies
 from prism.student.prompt_format import PromptFormat, format_of
 from prism.world.rollout import Message
@@ -53,7 +52,12 @@ class StudentPlanner:
 
     def respond_many(self, conversations: Sequence[Sequence[Message]]) -> list[str]:
         """Next turns for several conversations at once (one batched generation)."""
-        chats = [to_chat_messages({"conversations": list(c)}) for c in conversations]
+        # Not formats.to_chat_messages: that validates training data, and a conversation here
+        # may hold the student's own empty or garbage attempts (with their feedback).
+        chats = [
+            [{"role": m["role"], "content": m.get("value", m.get("content", ""))} for m in c]
+            for c in conversations
+        ]
         encoded = [self.prompt_format.encode(chat) for chat in chats]
         replies = generate_replies(
             self.model, self.tokenizer, encoded, max_new_tokens=self.max_new_tokens
