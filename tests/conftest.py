@@ -16,11 +16,16 @@ from __future__ import annotations
 
 import copy
 import json
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from prism.plugins import manager
 from prism.world.scene_graph import SceneGraph
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -99,3 +104,47 @@ def reference_eval() -> dict[str, Any]:
 def reference_graph(reference_eval: dict[str, Any]) -> SceneGraph:
     """The reference eval scene graph (19 regions, 7 objects)."""
     return SceneGraph.from_spine(copy.deepcopy(reference_eval["graph"]), source=REFERENCE_EVAL_NAME)
+
+
+# ---------------------------------------------------------------------- plugins
+EXAMPLE_PLUGIN_SOURCE = Path(__file__).resolve().parent / "plugins" / "example_plugin"
+EXAMPLE_MODULE = "prism_example_plugin"
+
+
+@pytest.fixture(scope="session")
+def example_plugin_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``prism-example-plugin`` installed (offline, no dependencies) into a folder of its own.
+
+    The source is copied first so the build leaves nothing behind in the repository.
+    """
+    base = tmp_path_factory.mktemp("example_plugin")
+    source = base / "source"
+    shutil.copytree(
+        EXAMPLE_PLUGIN_SOURCE,
+        source,
+        ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"),
+    )
+    site = base / "site"
+    command = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index"]
+    command += ["--no-build-isolation", "--disable-pip-version-check", "--target", str(site)]
+    result = subprocess.run([*command, str(source)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, f"installing the example plugin failed:\n{result.stderr}"
+    return site
+
+
+@pytest.fixture
+def example_plugin_installed(
+    example_plugin_site: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Path]:
+    """The example plugin importable and its entry point visible, for one test only."""
+    monkeypatch.syspath_prepend(str(example_plugin_site))
+    yield example_plugin_site
+    sys.modules.pop(EXAMPLE_MODULE, None)
+
+
+@pytest.fixture
+def fresh_plugin_manager() -> Iterator[None]:
+    """The process-wide manager reloaded before and after the test."""
+    manager.get_plugin_manager.cache_clear()
+    yield
+    manager.get_plugin_manager.cache_clear()

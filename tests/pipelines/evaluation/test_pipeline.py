@@ -14,11 +14,6 @@ from kedro.framework.startup import bootstrap_project
 from prism.plugins import UnknownPluginError, hookimpl
 from prism.plugins.types import EvaluatorPlugin
 from tests.pipelines.training.test_pipeline import TINY_PARAMS
-from tests.plugins.conftest import (  # noqa: F401  (fixtures)
-    example_plugin_installed,
-    example_plugin_site,
-    fresh_plugin_manager,
-)
 from tests.training.conftest import CONVERSATIONS
 
 REPO = Path(__file__).resolve().parents[3]
