@@ -50,9 +50,11 @@ def task_success(context: EvalContext) -> EvalResult:
     """Closed-loop success of the student on the eval task file.
 
     Parameters (``evaluation.task_success``): ``graph_unknown`` (hidden fractions, cycled over
-    tasks), ``max_iterations`` (10), ``max_attempts`` (3), ``max_new_tokens`` (256).
+    tasks), ``max_iterations`` (10), ``max_attempts`` (3), ``max_new_tokens`` (256),
+    ``batch_size`` (8: tasks run at once, their turns generated in one batch; 1: one at a time).
     """
     from prism.pipelines.generation.nodes import eval_suite_tasks
+    from prism.student.batching import BatchingPlanner
     from prism.student.planner import StudentPlanner
 
     if context.eval_suite is None:
@@ -64,16 +66,19 @@ def task_success(context: EvalContext) -> EvalResult:
         context.prompt_format,
         max_new_tokens=int(params.get("max_new_tokens", 256)),
     )
-    summary, results = evaluate_planner(
-        lambda _task, _sim: planner,
-        context.eval_suite,
-        eval_suite_tasks(context.eval_suite),
-        graph_unknown=list(params.get("graph_unknown", [0.2, 0.3, 0.4, 0.5])),
-        seed=context.seed,
-        max_iterations=int(params.get("max_iterations", 10)),
-        max_attempts=int(params.get("max_attempts", 3)),
-        progress="student on eval tasks",
-    )
+    batch = int(params.get("batch_size", 8))
+    with BatchingPlanner(planner, max_batch=batch) as batched:
+        summary, results = evaluate_planner(
+            lambda _task, _sim: batched,
+            context.eval_suite,
+            eval_suite_tasks(context.eval_suite),
+            graph_unknown=list(params.get("graph_unknown", [0.2, 0.3, 0.4, 0.5])),
+            seed=context.seed,
+            max_iterations=int(params.get("max_iterations", 10)),
+            max_attempts=int(params.get("max_attempts", 3)),
+            progress="student on eval tasks",
+            workers=batch,
+        )
     rows = [
         {k: v for k, v in result.items() if k not in ("transcript", "rejected")}
         for result in results

@@ -123,6 +123,7 @@ def evaluate_planner(
     max_iterations: int = MAX_ITERATIONS,
     max_attempts: int = MAX_ATTEMPTS,
     progress: str | None = None,
+    workers: int = 1,
 ) -> tuple[dict[str, float], list[dict[str, Any]]]:
     """Run every task of ``suite`` with the planner ``planner_for(task, sim)`` returns.
 
@@ -133,16 +134,21 @@ def evaluate_planner(
         graph_unknown: hidden fractions, cycled over the tasks.
         seed: seed of the hidden-node draws (same seed, same worlds for every planner).
         progress: a progress-bar label, or None for no bar.
+        workers: tasks run at once, each in a thread (a student behind a
+            :class:`~prism.student.batching.BatchingPlanner` then generates for all in one batch).
 
     Returns:
         The summary (:func:`summarize`) and one result per task (:func:`run_task`), in order.
     """
+    from concurrent.futures import ThreadPoolExecutor
+
     from tqdm.auto import tqdm
 
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
     scenes = [suite.scene_graph(g) for g in range(len(suite.graphs))]
-    results = []
-    indices = range(len(suite.tasks))
-    for i in tqdm(indices, desc=progress, unit="task", disable=progress is None):
+
+    def run(i: int) -> dict[str, Any]:
         sim = eval_sim(suite, i, graph_unknown, seed, scenes)
         result = run_task(
             planner_for(tasks[i], sim),
@@ -151,5 +157,13 @@ def evaluate_planner(
             max_iterations=max_iterations,
             max_attempts=max_attempts,
         )
-        results.append({"index": i, "graph_index": suite.tasks[i].graph_index, **result})
+        return {"index": i, "graph_index": suite.tasks[i].graph_index, **result}
+
+    indices = range(len(suite.tasks))
+    bar = tqdm(total=len(indices), desc=progress, unit="task", disable=progress is None)
+    with bar, ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = [pool.submit(run, i) for i in indices]
+        for future in futures:
+            future.add_done_callback(lambda _f: bar.update())
+        results = [future.result() for future in futures]
     return summarize(results), results

@@ -1,0 +1,111 @@
+"""Benchmark of the evaluators on a saved student (CPU or whatever device torch picks).
+
+Prints
+
+* token metrics: seconds and samples/s of the batched evaluator against one sample at a time, on
+  the same model and samples (and the largest difference in per-sample loss between the two);
+* closed-loop task success: tasks/s with the student's turns generated one conversation at a
+  time, and with the rollouts run together and their turns generated in batches
+  (:class:`prism.student.batching.BatchingPlanner`), with the mean batch size. Each generation
+  reuses its own KV cache across new tokens (``generate``'s default); a cache shared across the
+  turns of a rollout is not implemented.
+
+Run from the project root after ``kedro run --pipelines train``::
+
+    python bench/evaluation.py [--student data/06_models/student] [--batch 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--student", default="data/06_models/student")
+    parser.add_argument("--data", default="data/01_raw/initial_dataset.json")
+    parser.add_argument("--eval-tasks", default="data/01_raw/eval_tasks_1.json")
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--seed", type=int, default=42)
+    args = parser.parse_args()
+
+    import torch
+
+    from prism.datasets.hf_model import HFModelDataset
+    from prism.evaluation.task_success import evaluate_planner
+    from prism.evaluation.token_metrics import score_samples
+    from prism.formats.conversations import read_samples
+    from prism.formats.eval_tasks import read_eval_suite
+    from prism.pipelines.generation.nodes import eval_suite_tasks
+    from prism.student.batching import BatchingPlanner
+    from prism.student.planner import StudentPlanner
+    from prism.student.prompt_format import format_of
+
+    torch.set_num_threads(os.cpu_count() or 1)
+    if not Path(args.student).is_dir():
+        sys.exit(f"{args.student}: no student here; run `kedro run --pipelines train` first")
+    bundle = HFModelDataset(args.student).load()
+    fmt = format_of(args.student)
+    n_params = sum(p.numel() for p in bundle.model.parameters())
+    print(f"student {args.student}: {n_params / 1e6:.2f}M parameters, prompt format {fmt.name}")
+
+    samples = read_samples(args.data)
+    timings = {}
+    scores = {}
+    for batch in (1, args.batch):
+        started = time.perf_counter()
+        scores[batch] = score_samples(
+            bundle.model, bundle.tokenizer, fmt, samples, batch_size=batch
+        )
+        timings[batch] = time.perf_counter() - started
+    worst = max(abs(a.loss - b.loss) for a, b in zip(scores[1], scores[args.batch], strict=True))
+    print(f"\ntoken metrics on {len(samples)} samples of {args.data}:")
+    for batch, seconds in timings.items():
+        print(f"  batch {batch:>2}: {seconds:6.2f} s  {len(samples) / seconds:7.1f} samples/s")
+    print(
+        f"  speed-up {timings[1] / timings[args.batch]:.2f}x; largest per-sample loss difference {worst:.2e}"
+    )
+
+    suite = read_eval_suite(args.eval_tasks)
+    tasks = eval_suite_tasks(suite)
+    student = StudentPlanner(bundle.model, bundle.tokenizer, fmt)
+    unknown = [0.2, 0.3, 0.4, 0.5]
+    print(f"\nclosed loop on {len(tasks)} tasks of {args.eval_tasks}:")
+    started = time.perf_counter()
+    alone, _ = evaluate_planner(
+        lambda t, s: student, suite, tasks, graph_unknown=unknown, seed=args.seed
+    )
+    sequential = time.perf_counter() - started
+    print(
+        f"  one at a time: {sequential:6.1f} s  {len(tasks) / sequential:5.2f} tasks/s  "
+        f"success {alone['task/accuracy']:.0%}"
+    )
+    with BatchingPlanner(student, max_batch=args.batch) as batched:
+        started = time.perf_counter()
+        together, _ = evaluate_planner(
+            lambda t, s: batched,
+            suite,
+            tasks,
+            graph_unknown=unknown,
+            seed=args.seed,
+            workers=args.batch,
+        )
+        parallel = time.perf_counter() - started
+    mean_batch = sum(batched.batches) / len(batched.batches)
+    print(
+        f"  batched ({args.batch} in flight, mean batch {mean_batch:.1f}): {parallel:6.1f} s  "
+        f"{len(tasks) / parallel:5.2f} tasks/s  success {together['task/accuracy']:.0%}  "
+        f"speed-up {sequential / parallel:.2f}x"
+    )
+
+
+if __name__ == "__main__":
+    main()
