@@ -87,9 +87,11 @@ def test_a_failing_generation_reaches_every_waiting_rollout():
         def respond_many(self, conversations):
             raise RuntimeError("out of memory")
 
-    with BatchingPlanner(Broken(), max_batch=2) as batched:
-        with pytest.raises(RuntimeError, match="out of memory"):
-            batched.respond([{"role": "user", "value": "x"}])
+    with (
+        BatchingPlanner(Broken(), max_batch=2) as batched,
+        pytest.raises(RuntimeError, match="out of memory"),
+    ):
+        batched.respond([{"role": "user", "value": "x"}])
 
 
 def test_summaries_of_nothing_are_zero():
