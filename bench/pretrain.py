@@ -6,8 +6,9 @@ Prints
   (``where is X?``), neighbours (``neighbours of R?``) and path (``path from A to B?``);
 * the closed-loop task success on the shipped eval tasks of students fine-tuned on the same data
   with the same budget from (a) the shipped base with LoRA, (b) the shipped base in full, and
-  (c) a random initialisation of the same architecture and tokenizer (full), next to the oracle
-  teacher's success on the same tasks and hidden-node draws.
+  (c) a random initialisation of the same architecture and tokenizer (full, at the learning rate
+  of the random-init built-in base), next to the oracle teacher's success on the same tasks and
+  hidden-node draws. Every student is trained for the same epochs on the same data.
 
 Run from the project root (about 5 minutes on 2 CPU cores)::
 
@@ -56,7 +57,7 @@ def main() -> None:
     from prism.student.planner import StudentPlanner
     from prism.teachers.oracle import OracleTeacher
     from prism.training.config import TrainConfig
-    from prism.training.train import train
+    from prism.training.train import DEFAULT_LEARNING_RATES, train
 
     torch.set_num_threads(os.cpu_count() or 1)
     params = yaml.safe_load(Path("conf/base/parameters_pretraining.yml").read_text())
@@ -90,10 +91,14 @@ def main() -> None:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(0)
             model = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(args.base))
+        # A random init gets the learning rate of the random-init built-in base, not the small
+        # one meant for pretrained weights.
+        card = {
+            "prompt_format": "compact",
+            "finetune_learning_rates": {"full": DEFAULT_LEARNING_RATES[("full", True)]},
+        }
         HFModelDataset(str(random_dir)).save(
-            ModelBundle(
-                model, AutoTokenizer.from_pretrained(args.base), {"prompt_format": "compact"}
-            )
+            ModelBundle(model, AutoTokenizer.from_pretrained(args.base), card)
         )
         variants = {
             "lora": ("shipped base, LoRA", args.base, "lora"),

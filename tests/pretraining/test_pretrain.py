@@ -105,14 +105,16 @@ def test_a_tiny_run_trains_probes_checkpoints_and_resumes(tmp_path):
     assert format_of(tmp_path / "base").name == "compact"
 
 
-@pytest.mark.skipif(not SHIPPED_BASE.is_dir(), reason="no shipped planner base")
 def test_the_shipped_base_answers_look_ups_it_never_saw():
     base = HFModelDataset(str(SHIPPED_BASE)).load()
     assert format_of(SHIPPED_BASE).name == "compact"
-    size = sum(f.stat().st_size for f in SHIPPED_BASE.iterdir())
-    assert size < 20e6
-    card = json.loads((SHIPPED_BASE / "prism_model.json").read_text())
-    items = probe_items(PretrainConfig.from_params(card["config"]).corpus, 12)
-    scores = probe(base.model, base.tokenizer, [i for i in items if i.kind == "lookup"])
-    # Measured by bench/pretrain.py on 50 items (README card); 12 items leave room for noise.
-    assert scores["probe/lookup"] >= card["probe_floor"]["lookup"]
+    assert sum(f.stat().st_size for f in SHIPPED_BASE.iterdir()) < 20e6
+    card = json.loads((SHIPPED_BASE / "pretraining.json").read_text())
+    config = PretrainConfig.from_params(card["config"])
+    assert config.fingerprint() == card["fingerprint"]  # the card describes these very weights
+    lookups = [i for i in probe_items(config.corpus, 12) if i.kind == "lookup"]
+    scores = probe(base.model, base.tokenizer, lookups)
+    # 3 of these 12 on the machine that built it (20 % on 50 items, bench/pretrain.py); picking
+    # a random region of the scene would get about 1. Greedy decoding is deterministic, but
+    # another CPU's kernels may flip a close call, hence one item of slack.
+    assert scores["probe/lookup"] >= 2 / 12

@@ -38,6 +38,7 @@ TINY_SPEC = BuiltinModelSpec(
 def tiny_config(**overrides: Any) -> TrainConfig:
     """A config that trains the tiny base quickly and reports nowhere."""
     defaults: dict[str, Any] = {
+        "base_model": "builtin",
         "report_to": "none",
         "epochs": 2,
         "warmup_steps": 0,

@@ -277,8 +277,14 @@ def pretrain(
         else None
     )
     scores = {k: v for k, v in (final or callback.run(config.steps)).items() if k != "step"}
-    losses = [
-        {"step": e["step"], "loss": e["loss"]} for e in trainer.state.log_history if "loss" in e
+    # The trainer's log is saved in every checkpoint, so after a resume it still holds the
+    # losses and probe scores of the steps before it.
+    history = trainer.state.log_history
+    losses = [{"step": e["step"], "loss": e["loss"]} for e in history if "loss" in e]
+    probes = [
+        {"step": e["step"], **{k: v for k, v in e.items() if k.startswith("probe/")}}
+        for e in history
+        if "probe/all" in e
     ]
     metrics = {
         **scores,
@@ -292,7 +298,7 @@ def pretrain(
         "train_seconds": round(train_seconds, 1),
         "total_seconds": round(time.perf_counter() - started, 1),
         "final_loss": losses[-1]["loss"] if losses else math.nan,
-        "probe_history": callback.history,
+        "probe_history": probes,
         "loss_history": losses,
         "fingerprint": config.fingerprint(),
         "config": asdict(config),

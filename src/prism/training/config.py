@@ -30,7 +30,8 @@ class TrainConfig:
         data: path to a conversations JSON file (Python API only; the Kedro pipeline reads the
             ``training_data`` catalog entry instead).
         r: LoRA rank.
-        base_model: ``builtin``, an alias such as ``llama-3.2-3b``, a hub id or a local path
+        base_model: ``planner-base`` (the shipped offline base, default), ``builtin`` (a random-init
+            tiny model), an alias such as ``llama-3.2-3b``, a hub id or a local path
             (see :mod:`prism.training.base_models`).
         epochs: passes over the training split.
         val_frac: fraction of samples held out for validation, in [0, 1); split by sample id.
@@ -66,7 +67,7 @@ class TrainConfig:
     name: str = "student"
     data: str | None = None
     r: int = 16
-    base_model: str = "builtin"
+    base_model: str = "planner-base"
     epochs: float = 3
     val_frac: float = 0.1
     lora_alpha: int = 32

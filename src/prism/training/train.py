@@ -12,6 +12,7 @@ The loss is computed on assistant turns only (:mod:`prism.training.masking`).
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import os
@@ -32,7 +33,7 @@ from transformers import (
     TrainingArguments,
 )
 
-from prism.datasets.hf_model import HFModelDataset, ModelBundle, StudentBaseDataset
+from prism.datasets.hf_model import MODEL_MARKER, HFModelDataset, ModelBundle, StudentBaseDataset
 from prism.formats.conversations import read_samples, to_chat_messages
 from prism.student.prompt_format import PromptFormat, format_of
 from prism.training.base_models import (
@@ -166,10 +167,27 @@ DEFAULT_LEARNING_RATES = {
 
 
 def learning_rate(config: TrainConfig, mode: str, base: StudentBase) -> float:
-    """``config.learning_rate``, or the default for this fine-tuning mode and base."""
+    """``config.learning_rate``; else what the base recommends for this mode in its
+    ``prism_model.json`` (``finetune_learning_rates``, e.g. the small planner base, which wants
+    far larger steps than a 3B model); else the default for this mode and kind of base."""
     if config.learning_rate is not None:
         return config.learning_rate
+    recommended = _base_card(base).get("finetune_learning_rates", {})
+    if mode in recommended:
+        return float(recommended[mode])
     return DEFAULT_LEARNING_RATES[(mode, base.is_builtin)]
+
+
+def _base_card(base: StudentBase) -> dict[str, Any]:
+    """The ``prism_model.json`` of a local base directory (empty for hub ids)."""
+    path = Path(base.name_or_path) / MODEL_MARKER
+    if base.is_builtin or not path.is_file():
+        return {}
+    try:
+        card = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError:
+        return {}
+    return card if isinstance(card, dict) else {}
 
 
 def _apply_finetune(model: PreTrainedModel, mode: str, config: TrainConfig) -> Any:

@@ -21,6 +21,7 @@ REPO = Path(__file__).resolve().parents[3]
 #: Tiny-model overrides of ``params:training`` (nested, as KedroSession's runtime_params take them).
 TINY_PARAMS: dict[str, Any] = {
     "training": {
+        "base_model": "builtin",
         "report_to": "none",
         "epochs": 2,
         "warmup_steps": 0,
