@@ -33,6 +33,13 @@ def cli() -> None:
 @cli.command(name="run", params=kedro_run.params, help=kedro_run.help)
 def run(**kwargs: Any) -> Any:
     """Run the pipeline (Kedro's ``run``)."""
+    names = [
+        *(kwargs.get("pipelines") or []),
+        *([kwargs["pipeline"]] if kwargs.get("pipeline") else []),
+    ]
+    if "iterative" in names:
+        # A killed loop resumes where it stopped: finished episodes are not trained again.
+        kwargs["only_missing_outputs"] = True
     try:
         return kedro_run.callback(**kwargs)
     except Exception as error:

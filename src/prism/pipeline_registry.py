@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from kedro.pipeline import Pipeline
 
-from prism.pipelines import evaluation, generation, pretraining, training
+from prism.pipelines import evaluation, generation, iterative, pretraining, training
 
 
 def register_pipelines() -> dict[str, Pipeline]:
@@ -18,6 +18,8 @@ def register_pipelines() -> dict[str, Pipeline]:
         "train": training.create_pipeline(),
         "pretrain": pretraining.create_pipeline(),
         "evaluate": evaluation.create_pipeline(),
+        # n_episodes comes from the run's parameters (--params n_episodes=3): see EpisodeCountHook
+        "iterative": iterative.create_pipeline(iterative.episode_count()),
     }
     pipelines["__default__"] = pipelines["generate"]
     return pipelines

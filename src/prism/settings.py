@@ -5,12 +5,13 @@ import warnings
 from kedro.config import OmegaConfigLoader
 
 from prism.hooks import EndpointCredentialsHook
+from prism.pipelines.iterative import EpisodeCountHook
 
 # Kedro 1.7 calls omegaconf's deprecated register_new_resolver() on every run: not ours to fix,
 # and three screens of warnings bury what a run has to say.
 warnings.filterwarnings("ignore", message=r"register_new_resolver\(\) is deprecated")
 
-HOOKS = (EndpointCredentialsHook(),)
+HOOKS = (EndpointCredentialsHook(), EpisodeCountHook())
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {

@@ -1,0 +1,329 @@
+"""Typed configuration of the iterative loop (``conf/base/parameters_iterative.yml``).
+
+The seed's flags (``--n_episodes``, ``--n_batch``, ``--epochs`` ...) are the fields of
+:class:`IterativeConfig`. They are mapped onto the parameters of the pipelines the loop reuses:
+the training fields onto ``training`` (``TrainConfig``), the scene and task fields onto
+``generation`` (``GenerationConfig``), ``skip_eval_tasks`` onto ``evaluation``. Everything is
+checked in one place, before the first episode starts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from prism.pipelines.generation.config import GenerationConfig
+from prism.training.config import TrainConfig
+
+OBJECTIVE_TYPES = ("min", "max")
+
+#: Metrics of the built-in evaluators, by evaluator; ``{split}`` is train, eval or held_out.
+TOKEN_METRICS = ("mean_loss", "mean_accuracy")
+TASK_METRICS = ("task/accuracy", "task/valid_rate")
+TEACHER_METRICS = ("teacher/task_accuracy", "task/of_teacher")
+BUILTIN_EVALUATORS = ("token_metrics", "task_success")
+
+#: Samplers that weight samples by a per-sample metric of ``token_metrics``.
+METRIC_SAMPLERS = {"accuracy_weighted": "accuracy", "loss_weighted": "loss"}
+
+#: Training fields the seed passes as flags of its own (``--epochs 1``); ``None`` keeps the
+#: ``training`` parameters' value. Any other field goes under ``training:``.
+TRAINING_FLAGS = ("epochs", "r", "base_model")
+
+#: Fields that do not change what an episode produces: a run may be continued with other values.
+NOT_FINGERPRINTED = ("n_episodes", "objective", "objective_type", "eval_metric", "output_dir")
+#: Training fields that only change reporting or speed, left out of the fingerprint likewise.
+TRAINING_VOLATILE = ("report_to", "logging_steps", "nproc", "name")
+
+
+class IterativeConfigError(ValueError):
+    """An iterative-loop parameter is wrong; the message names it and says what would fix it."""
+
+
+@dataclass(frozen=True)
+class IterativeConfig:
+    """The iterative loop's parameters: the seed's ``IterativePipelineConfig`` plus its training
+    flags.
+
+    Attributes:
+        initial_data: the conversations file episode 1 trains on.
+        output_dir: where every output goes (``dataset_episode_N.json``,
+            ``iterative_model_episode_N/``, ``new_samples_episode_N.json``,
+            ``data_gen_episode_N/``, ``best_model``).
+        n_episodes: train-evaluate-generate cycles.
+        n_batch: new samples generated per episode.
+        held_out_data: an optional conversations file, evaluated but never trained on.
+        val_frac: fraction of each episode's dataset held out for validation (by sample id).
+        sampling_strategy: the installed sampler that picks the examples seeding generation.
+        objective: the metric that picks the best episode, e.g. ``eval/mean_accuracy``.
+        objective_type: ``max`` or ``min``.
+        eval_metric: the metric reported as the episode's headline.
+        eval_task_file: the eval task file of the closed-loop evaluation.
+        skip_eval_tasks: leave out the closed-loop evaluation.
+        initial_dataset_size: take only the first N samples of ``initial_data`` (debugging).
+        graph_unknown: fractions of nodes hidden from the planner, used in turn.
+        min_regions, max_regions, min_objects, max_objects: scene sizes.
+        tasks_per_sample: tasks (rollouts) per generated scene.
+        graphs_per_sample: scenes generated from each sampled example.
+        seed: seed of the sampling and of the generation (each episode derives its own).
+        name: run name of the episodes' training (``<name>_episode_N``).
+        epochs, r, base_model: the seed's training flags; ``None`` keeps ``training``'s value.
+        training: further ``TrainConfig`` fields for the episodes' training.
+    """
+
+    initial_data: str = "data/01_raw/initial_dataset.json"
+    output_dir: str = "output/iterative_training"
+    n_episodes: int = 5
+    n_batch: int = 10
+    held_out_data: str | None = None
+    val_frac: float = 0.1
+    sampling_strategy: str = "uniform"
+    objective: str = "eval/mean_accuracy"
+    objective_type: str = "max"
+    eval_metric: str = "eval/mean_accuracy"
+    eval_task_file: str | None = "data/01_raw/eval_tasks_1.json"
+    skip_eval_tasks: bool = False
+    initial_dataset_size: int | None = None
+    graph_unknown: tuple[float, ...] = (0.2, 0.3, 0.4, 0.5)
+    min_regions: int = 8
+    max_regions: int = 15
+    min_objects: int = 5
+    max_objects: int = 15
+    tasks_per_sample: int = 2
+    graphs_per_sample: int = 1
+    seed: int = 42
+    name: str = "iterative_model"
+    epochs: float | None = None
+    r: int | None = None
+    base_model: str | None = None
+    training: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name in (
+            "n_episodes",
+            "n_batch",
+            "min_regions",
+            "max_regions",
+            "min_objects",
+            "max_objects",
+            "tasks_per_sample",
+            "graphs_per_sample",
+        ):
+            value = getattr(self, name)
+            _require(_integer(value) and value >= 1, name, value, "an integer >= 1")
+        _require(_integer(self.seed), "seed", self.seed, "an integer")
+        _require(
+            self.initial_dataset_size is None
+            or (_integer(self.initial_dataset_size) and self.initial_dataset_size >= 1),
+            "initial_dataset_size",
+            self.initial_dataset_size,
+            "an integer >= 1, or null for the whole initial_data",
+        )
+        _require(
+            _number(self.val_frac) and 0 <= self.val_frac < 1,
+            "val_frac",
+            self.val_frac,
+            "a fraction in [0, 1)",
+        )
+        _require(
+            self.objective_type in OBJECTIVE_TYPES,
+            "objective_type",
+            self.objective_type,
+            "'max' or 'min'",
+        )
+        _require(
+            isinstance(self.skip_eval_tasks, bool),
+            "skip_eval_tasks",
+            self.skip_eval_tasks,
+            "true or false",
+        )
+        for name in ("initial_data", "output_dir", "sampling_strategy", "objective", "name"):
+            value = getattr(self, name)
+            _require(isinstance(value, str) and bool(value.strip()), name, value, "a string")
+        _require(
+            isinstance(self.training, Mapping),
+            "training",
+            self.training,
+            "a mapping of TrainConfig fields",
+        )
+        for name in ("min_regions", "min_objects"):
+            high = name.replace("min_", "max_")
+            if getattr(self, name) > getattr(self, high):
+                raise IterativeConfigError(
+                    f"{name} ({getattr(self, name)}) is greater than {high} ({getattr(self, high)})"
+                )
+        for value in self.graph_unknown:
+            _require(
+                _number(value) and 0 <= value <= 1,
+                "graph_unknown",
+                value,
+                "fractions in [0, 1] (0.3 hides 30 % of the nodes)",
+            )
+
+    # ------------------------------------------------------------------------------ building
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> IterativeConfig:
+        """Build from the ``iterative`` parameters, rejecting unknown keys by name.
+
+        Raises:
+            IterativeConfigError: an unknown key (with the known ones) or a wrong value.
+        """
+        if not isinstance(params, Mapping):
+            raise IterativeConfigError(
+                f"the iterative parameters must be a mapping, got {type(params).__name__}"
+            )
+        known = [f.name for f in dataclasses.fields(cls)]
+        unknown = sorted(set(params) - set(known))
+        if unknown:
+            raise IterativeConfigError(
+                f"unknown iterative parameter(s): {', '.join(unknown)}; known: {', '.join(known)}"
+            )
+        values = dict(params)
+        if "graph_unknown" in values:
+            values["graph_unknown"] = _fractions(values["graph_unknown"])
+        for name in ("held_out_data", "eval_task_file"):
+            if values.get(name) in ("", "null", "None"):
+                values[name] = None
+        values["training"] = dict(values.get("training") or {})
+        return cls(**values)
+
+    # ------------------------------------------------------------------------------ mapping
+    def training_params(
+        self, base: Mapping[str, Any], episode: int | None = None
+    ) -> dict[str, Any]:
+        """The ``training`` parameters with the loop's overrides, checked by ``TrainConfig``.
+
+        Args:
+            base: the project's ``training`` parameters.
+            episode: names the run ``<name>_episode_N``; ``None`` for the shared student base.
+
+        Raises:
+            TrainConfigError: naming an unknown or invalid training field.
+        """
+        params = {**dict(base), **dict(self.training)}
+        params["val_frac"] = self.val_frac
+        if "seed" not in self.training:
+            params["seed"] = self.seed
+        for flag in TRAINING_FLAGS:
+            if getattr(self, flag) is not None:
+                params[flag] = getattr(self, flag)
+        params["name"] = self.name if episode is None else f"{self.name}_episode_{episode}"
+        params.pop("data", None)  # the episode's dataset is a catalog entry
+        TrainConfig.from_dict(params)  # raises naming the field
+        return params
+
+    @property
+    def n_scenes(self) -> int:
+        """Scenes generated per episode: enough rollouts for ``n_batch`` samples."""
+        return math.ceil(self.n_batch / self.tasks_per_sample)
+
+    @property
+    def n_priors(self) -> int:
+        """Examples sampled per episode: one for every ``graphs_per_sample`` scenes."""
+        return math.ceil(self.n_scenes / self.graphs_per_sample)
+
+    def generation_config(
+        self, base: Mapping[str, Any], episode: int, priors: Sequence[str] = ()
+    ) -> GenerationConfig:
+        """The generation parameters of one episode: the project's ``generation`` (teacher, scene
+        generator, turn limits) with the loop's scene sizes, an episode seed and the priors.
+
+        Scene ``i`` is generated like prior ``i // graphs_per_sample``.
+        """
+        from prism.pipelines.generation.nodes import derive_seed
+
+        expanded = [p for p in priors for _ in range(self.graphs_per_sample)][: self.n_scenes]
+        params = {
+            **dict(base),
+            # 31 bits: a readable data_gen folder name (seed<N>_<hash>) and any RNG takes it.
+            "seed": derive_seed(self.seed, "generation", episode) % 2**31,
+            "n_samples": self.n_scenes,
+            "n_tasks": self.tasks_per_sample,
+            "graph_unknown": list(self.graph_unknown),
+            "min_regions": self.min_regions,
+            "max_regions": self.max_regions,
+            "min_objects": self.min_objects,
+            "max_objects": self.max_objects,
+            "priors": expanded,
+        }
+        return GenerationConfig.from_params(params)
+
+    def fingerprint(self, training: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+        """What determines the episodes' outputs (not ``n_episodes``, the objective or paths):
+        a run in ``output_dir`` may only be continued with the same values."""
+        # The training flags and val_frac are part of the training parameters below.
+        skip = {*NOT_FINGERPRINTED, *TRAINING_FLAGS, "name", "val_frac", "training"}
+        data = {k: v for k, v in dataclasses.asdict(self).items() if k not in skip}
+        data["training"] = {k: v for k, v in training.items() if k not in TRAINING_VOLATILE}
+        data.update(extra)
+        return json.loads(json.dumps(data, sort_keys=True, default=str))
+
+
+def fingerprint_hash(fingerprint: Mapping[str, Any]) -> str:
+    """A short hash of a fingerprint."""
+    text = json.dumps(fingerprint, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def fingerprint_changes(
+    old: Mapping[str, Any], new: Mapping[str, Any], prefix: str = ""
+) -> list[str]:
+    """``"key: old -> new"`` for every value that differs (nested keys dotted)."""
+    changes = []
+    for key in sorted(set(old) | set(new)):
+        a, b = old.get(key), new.get(key)
+        if isinstance(a, Mapping) and isinstance(b, Mapping):
+            changes += fingerprint_changes(a, b, f"{prefix}{key}.")
+        elif a != b:
+            changes.append(f"{prefix}{key}: {a!r} -> {b!r}")
+    return changes
+
+
+def available_metrics(
+    evaluators: Sequence[str], splits: Sequence[str], runs_tasks: bool, scores_teacher: bool
+) -> list[str]:
+    """The metrics the built-in evaluators report for this configuration."""
+    metrics = []
+    if "token_metrics" in evaluators:
+        metrics += [f"{split}/{name}" for split in splits for name in TOKEN_METRICS]
+    if "task_success" in evaluators and runs_tasks:
+        metrics += list(TASK_METRICS)
+        if scores_teacher:
+            metrics += list(TEACHER_METRICS)
+    return metrics
+
+
+def _fractions(value: Any) -> tuple[float, ...]:
+    # The seed passes "0.2,0.3,0.4,0.5"; `kedro run --params` splits on commas, so there
+    # "0.2 0.5" or "0.2;0.5" works too; YAML gives a list or a number.
+    if isinstance(value, str):
+        try:
+            return tuple(float(v) for v in re.split(r"[,;\s]+", value.strip()) if v)
+        except ValueError:
+            raise IterativeConfigError(
+                f"graph_unknown: could not read {value!r} as comma-separated fractions"
+            ) from None
+    if _number(value):
+        return (value,)
+    if isinstance(value, Sequence) and value:
+        return tuple(value)
+    raise IterativeConfigError(f"graph_unknown must list fractions in [0, 1], got {value!r}")
+
+
+def _require(ok: bool, name: str, value: Any, expected: str) -> None:
+    if not ok:
+        raise IterativeConfigError(f"{name} must be {expected}, got {value!r}")
+
+
+def _integer(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)

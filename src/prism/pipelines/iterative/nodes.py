@@ -1,0 +1,366 @@
+"""Nodes of the iterative loop that the generation, training and evaluation pipelines lack.
+
+The loop reuses those pipelines' nodes for the work itself (training, evaluation, rollouts);
+these nodes check the parameters, prepare the initial dataset, pick the examples that seed each
+episode's generation, merge the new samples into the next episode's dataset and pick the best
+episode. Plain functions: ``pipeline.py`` wires them to catalog entries.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import random
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from prism.datasets.json_store import JsonStore
+from prism.formats.conversations import dedupe, prior_prompt
+from prism.formats.eval_tasks import EvalSuite
+from prism.pipelines.evaluation.nodes import EvaluationConfig, check_evaluation_inputs
+from prism.pipelines.generation.config import GenerationConfig
+from prism.pipelines.generation.nodes import derive_seed
+from prism.pipelines.iterative.config import (
+    BUILTIN_EVALUATORS,
+    METRIC_SAMPLERS,
+    IterativeConfig,
+    IterativeConfigError,
+    available_metrics,
+    fingerprint_changes,
+    fingerprint_hash,
+)
+from prism.plugins import SampleRequest, get_sampler
+from prism.training.base_models import BUILTIN, resolve_base_model
+
+logger = logging.getLogger(__name__)
+
+#: Key of the run record in the output directory (``<output_dir>/iterative_run.json``).
+RUN_RECORD_KEY = "iterative_run"
+
+
+# ---------------------------------------------------------------------------------- checks
+def check_iterative_inputs(
+    params: Mapping[str, Any],
+    training: Mapping[str, Any],
+    generation: Mapping[str, Any],
+    evaluation: Mapping[str, Any],
+    initial_data: Sequence[Mapping[str, Any]],
+    held_out_data: Sequence[Mapping[str, Any]] | None,
+    eval_tasks: EvalSuite,
+    run_record: JsonStore,
+    built_episodes: int,
+) -> tuple[IterativeConfig, EvaluationConfig, dict[str, Any]]:
+    """Check every parameter and input file before anything is written.
+
+    Every other node of the loop depends on this one. Besides the values themselves it checks
+    that the sampler and evaluators are installed, that some evaluator reports ``objective``,
+    and that ``output_dir`` holds no run made with other parameters (a run may be continued,
+    e.g. with more episodes, but never overwritten by a different one). Last, it records this
+    run's parameters in ``<output_dir>/iterative_run.json``.
+
+    Args:
+        params: the ``iterative`` parameters.
+        training, generation, evaluation: the pipelines' own parameters, which the loop's
+            parameters override.
+        initial_data: the loaded ``initial_data`` file.
+        held_out_data: the loaded ``held_out_data`` file, ``None`` when not given.
+        eval_tasks: the loaded eval task file.
+        run_record: the output directory as a record store.
+        built_episodes: the number of episodes the pipeline was built with.
+
+    Returns:
+        The loop's configuration, the evaluation configuration, and the training parameters
+        (before the per-episode run name).
+
+    Raises:
+        IterativeConfigError: a wrong value, naming the parameter.
+        UnknownPluginError: an unknown sampler or evaluator, listing the installed ones.
+        TrainConfigError, ConfigError, BaseModelError: a wrong training or generation value.
+    """
+    config = IterativeConfig.from_params(params)
+    if config.n_episodes != built_episodes:
+        raise IterativeConfigError(
+            f"n_episodes is {config.n_episodes} but the iterative pipeline was built with "
+            f"{built_episodes} episodes: register prism.pipelines.iterative.EpisodeCountHook in "
+            "settings.py HOOKS so that `--params n_episodes=N` shapes the pipeline"
+        )
+    get_sampler(config.sampling_strategy)  # UnknownPluginError lists the installed samplers
+    training_params = config.training_params(training)
+    base_model = str(training_params.get("base_model", ""))
+    if base_model.lower() != BUILTIN:
+        resolve_base_model(base_model)  # a missing shipped base or a bad path fails now
+    config.generation_config(generation, episode=1)  # raises naming the generation parameter
+
+    evaluation_params = {**dict(evaluation), "skip_eval_tasks": config.skip_eval_tasks}
+    evaluation_config = check_evaluation_inputs(
+        evaluation_params, _closed_loop_generation(config, generation), eval_tasks
+    )
+    _check_objective(config, evaluation_config, held_out=bool(held_out_data))
+    sample_metric = METRIC_SAMPLERS.get(config.sampling_strategy)
+    if sample_metric and "token_metrics" not in evaluation_config.evaluators:
+        raise IterativeConfigError(
+            f"sampling_strategy {config.sampling_strategy!r} weights samples by their "
+            f"{sample_metric}, which the token_metrics evaluator computes: add token_metrics "
+            "to evaluation.evaluators or use sampling_strategy uniform"
+        )
+
+    samples = list(initial_data)
+    if not samples:
+        raise IterativeConfigError(f"initial_data {config.initial_data}: the file holds no samples")
+    if config.initial_dataset_size is not None and config.initial_dataset_size > len(samples):
+        raise IterativeConfigError(
+            f"initial_dataset_size is {config.initial_dataset_size} but initial_data "
+            f"{config.initial_data} holds only {len(samples)} samples; pass at most {len(samples)}"
+            " or leave it null for all of them"
+        )
+
+    fingerprint = config.fingerprint(
+        training_params,
+        {
+            "initial_samples": _ids_hash(samples),
+            "held_out_samples": _ids_hash(held_out_data or []),
+            "eval_tasks": len(eval_tasks.tasks),
+            "generation": {k: v for k, v in generation.items() if k != "workers"},
+            "evaluation": evaluation_params,
+        },
+    )
+    previous = run_record.get(RUN_RECORD_KEY)
+    if previous is not None and previous.get("fingerprint") != fingerprint:
+        changes = fingerprint_changes(previous.get("fingerprint") or {}, fingerprint)
+        raise IterativeConfigError(
+            f"output_dir {config.output_dir} holds an iterative run made with other parameters "
+            f"({'; '.join(changes[:8]) or 'unknown differences'}); continue it with the same "
+            "parameters (n_episodes and the objective may change), or pass another output_dir"
+        )
+    run_record.put(
+        RUN_RECORD_KEY,
+        {
+            "fingerprint": fingerprint,
+            "hash": fingerprint_hash(fingerprint),
+            "n_episodes": config.n_episodes,
+            "objective": config.objective,
+            "objective_type": config.objective_type,
+        },
+    )
+    logger.info(
+        "iterative: %d episode(s) of %d new samples, sampler %s, into %s",
+        config.n_episodes,
+        config.n_batch,
+        config.sampling_strategy,
+        config.output_dir,
+    )
+    return config, evaluation_config, training_params
+
+
+def _closed_loop_generation(config: IterativeConfig, generation: Mapping[str, Any]) -> dict:
+    # Student and teacher are scored on worlds hidden the way the loop's data is generated.
+    return {**dict(generation), "seed": config.seed, "graph_unknown": list(config.graph_unknown)}
+
+
+def _check_objective(config: IterativeConfig, evaluation: EvaluationConfig, held_out: bool) -> None:
+    splits = ["train", *(["eval"] if config.val_frac > 0 else []), *(["held_out"] * held_out)]
+    metrics = available_metrics(
+        evaluation.evaluators, splits, evaluation.runs_tasks, evaluation.score_teacher
+    )
+    third_party = [e for e in evaluation.evaluators if e not in BUILTIN_EVALUATORS]
+    if config.objective in metrics:
+        pass
+    elif third_party:
+        logger.warning(
+            "objective %r is not a metric of the built-in evaluators; it must come from %s",
+            config.objective,
+            ", ".join(third_party),
+        )
+    else:
+        raise IterativeConfigError(
+            f"objective {config.objective!r} is reported by no configured evaluator; available: "
+            f"{', '.join(metrics) or 'none'} (evaluators {', '.join(evaluation.evaluators)}"
+            f"{', eval tasks skipped' if config.skip_eval_tasks else ''})"
+        )
+    if config.eval_metric not in metrics and not third_party:
+        logger.warning(
+            "eval_metric %r is reported by no configured evaluator; available: %s",
+            config.eval_metric,
+            ", ".join(metrics),
+        )
+
+
+def _ids_hash(samples: Sequence[Mapping[str, Any]]) -> str:
+    ids = sorted(str(s.get("id")) for s in samples)
+    return hashlib.sha256("\n".join(ids).encode()).hexdigest()[:16]
+
+
+# ---------------------------------------------------------------------------------- data
+def prepare_initial_dataset(
+    config: IterativeConfig, initial_data: Sequence[Mapping[str, Any]]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The initial dataset: ``initial_data`` without duplicates, its first
+    ``initial_dataset_size`` samples when that is set (as the seed subsamples).
+
+    Returns:
+        The same samples twice: as ``dataset_episode_0`` (the initial data as used) and as
+        ``dataset_episode_1`` (what episode 1 trains on).
+    """
+    samples = [dict(s) for s in dedupe(initial_data)]
+    if len(samples) < len(initial_data):
+        logger.warning(
+            "initial_data: dropped %d duplicate sample(s)", len(initial_data) - len(samples)
+        )
+    if config.initial_dataset_size is not None:
+        samples = samples[: config.initial_dataset_size]
+    logger.info("iterative: initial dataset of %d samples", len(samples))
+    return samples, samples
+
+
+def episode_training_params(
+    config: IterativeConfig, training_params: Mapping[str, Any], episode: int
+) -> dict[str, Any]:
+    """The training parameters of one episode: its run is named ``<name>_episode_N``."""
+    return {**dict(training_params), "name": f"{config.name}_episode_{episode}"}
+
+
+def sample_generation_priors(
+    config: IterativeConfig,
+    samples: Sequence[Mapping[str, Any]],
+    evaluation_tables: Mapping[str, Sequence[Mapping[str, Any]]],
+    episode: int,
+) -> dict[str, Any]:
+    """Pick the examples that seed this episode's generation with the configured sampler.
+
+    Per-sample metrics come from the evaluation's ``samples`` table (rows with ``id``,
+    ``split``, ``loss``, ``accuracy``) and are aligned with the dataset by sample id. Samples
+    without finite metrics (e.g. truncated away entirely) are not offered to the sampler.
+
+    Returns:
+        ``{"episode", "sampler", "ids", "priors"}``: the chosen ids and their
+        ``"example task: ..."`` prompts, one per ``graphs_per_sample`` scenes.
+    """
+    by_id = {s["id"]: s for s in samples}
+    metrics: dict[str, dict[str, float]] = {}
+    for row in evaluation_tables.get("samples", []):
+        if row.get("split") in ("train", "eval") and row.get("id") in by_id:
+            values = {k: row.get(k) for k in ("loss", "accuracy")}
+            if all(_finite(v) for v in values.values()):
+                metrics[row["id"]] = {k: float(v) for k, v in values.items()}
+    candidates = [s for s in samples if s["id"] in metrics] if metrics else list(samples)
+    if not candidates:
+        candidates = list(samples)
+    rng = random.Random(derive_seed(config.seed, "sampling", episode))
+    sampler = get_sampler(config.sampling_strategy)
+    ids = sampler.draw(SampleRequest(candidates, metrics, config.n_priors, rng))
+    priors = [prior_prompt(by_id[i], source=f"dataset_episode_{episode}.json") for i in ids]
+    logger.info(
+        "episode %d: %s sampler picked %d example(s) from %d samples",
+        episode,
+        config.sampling_strategy,
+        len(ids),
+        len(candidates),
+    )
+    return {"episode": episode, "sampler": config.sampling_strategy, "ids": ids, "priors": priors}
+
+
+def episode_generation_config(
+    config: IterativeConfig,
+    generation: Mapping[str, Any],
+    priors: Mapping[str, Any],
+    episode: int,
+) -> GenerationConfig:
+    """The generation configuration of one episode (see
+    :meth:`IterativeConfig.generation_config`)."""
+    return config.generation_config(generation, episode, priors["priors"])
+
+
+def select_new_samples(
+    config: IterativeConfig,
+    generated: Sequence[Mapping[str, Any]],
+    samples: Sequence[Mapping[str, Any]],
+) -> list[dict[str, Any]]:
+    """The episode's new samples: up to ``n_batch`` passed rollouts not already in the dataset."""
+    known = {s["id"] for s in samples}
+    fresh = [dict(s) for s in dedupe(generated) if s["id"] not in known]
+    new = fresh[: config.n_batch]
+    if len(new) < config.n_batch:
+        logger.warning(
+            "only %d of %d new samples: the other rollouts failed or repeat known samples "
+            "(their reasons are in generated_failed.json)",
+            len(new),
+            config.n_batch,
+        )
+    return new
+
+
+def combine_datasets(
+    samples: Sequence[Mapping[str, Any]], new_samples: Sequence[Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    """The next episode's dataset: this one's samples, then the new ones, each id once."""
+    combined = [dict(s) for s in dedupe([*samples, *new_samples])]
+    logger.info("dataset grows from %d to %d samples", len(samples), len(combined))
+    return combined
+
+
+# ---------------------------------------------------------------------------------- best
+def select_best_episode(
+    config: IterativeConfig, *reports: Mapping[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Rank the episodes by ``objective`` (``objective_type`` max or min).
+
+    Args:
+        config: the loop's configuration.
+        reports: each episode's evaluation metrics report, episode 1 first.
+
+    Returns:
+        The selection (``{"episode": N, ...}``, which the ``best_model`` dataset links) and a
+        summary of every episode's objective and ``eval_metric``.
+
+    Raises:
+        IterativeConfigError: no episode reported the objective (the evaluators' errors are
+            named).
+    """
+    episodes = []
+    for episode, report in enumerate(reports, start=1):
+        metrics = report.get("metrics", {})
+        episodes.append(
+            {
+                "episode": episode,
+                "objective": metrics.get(config.objective),
+                "eval_metric": metrics.get(config.eval_metric),
+                "metrics": metrics,
+                "errors": report.get("errors", {}),
+            }
+        )
+    scored = [e for e in episodes if _finite(e["objective"])]
+    if not scored:
+        errors = {e["episode"]: e["errors"] for e in episodes if e["errors"]}
+        raise IterativeConfigError(
+            f"objective {config.objective!r} was reported by no episode"
+            + (f"; evaluator errors: {errors}" if errors else "")
+        )
+    sign = 1.0 if config.objective_type == "max" else -1.0
+    best = max(scored, key=lambda e: (sign * e["objective"], -e["episode"]))
+    logger.info(
+        "best episode: %d with %s %.4g (%s)",
+        best["episode"],
+        config.objective,
+        best["objective"],
+        config.objective_type,
+    )
+    selection = {
+        "episode": best["episode"],
+        "objective": config.objective,
+        "objective_type": config.objective_type,
+        "value": best["objective"],
+    }
+    summary = {
+        **selection,
+        "best_episode": best["episode"],
+        "eval_metric": config.eval_metric,
+        "episodes": [
+            {k: e[k] for k in ("episode", "objective", "eval_metric", "errors")} for e in episodes
+        ],
+    }
+    return selection, summary
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)

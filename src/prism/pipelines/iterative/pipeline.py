@@ -1,0 +1,235 @@
+"""The iterative loop: ``kedro run --pipelines iterative``.
+
+The training, evaluation and generation pipelines are instantiated once per episode under the
+namespace ``iterative.episode_N`` and chained::
+
+    iterative.episode_N.training_data (dataset_episode_N.json)
+      -> train -> iterative.episode_N.student_model (iterative_model_episode_N/)
+      -> evaluate -> evaluation_metrics, evaluation_tables (per-sample metrics)
+      -> sample examples (sampler plugin) -> generate (data_gen_episode_N/)
+      -> new_samples (new_samples_episode_N.json)
+      -> combine -> iterative.episode_{N+1}.training_data
+
+Before the episodes: one node checks every parameter and input, one writes the initial dataset
+(``dataset_episode_0.json``, which is also episode 1's dataset), one prepares the student base
+all episodes share, and one scores the teacher on the eval tasks. After them one node ranks the
+episodes by ``objective`` and links ``best_model``. Every dataset is a catalog entry
+(``conf/base/catalog_iterative.yml``) under ``output_dir``.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+from kedro.pipeline import Node, Pipeline
+
+from prism.hooks import CREDENTIALS_DATASET
+from prism.pipelines import evaluation, generation, training
+from prism.pipelines.iterative.nodes import (
+    check_iterative_inputs,
+    combine_datasets,
+    episode_generation_config,
+    episode_training_params,
+    prepare_initial_dataset,
+    sample_generation_priors,
+    select_best_episode,
+    select_new_samples,
+)
+
+#: The namespace of the loop; episodes are ``iterative.episode_N``.
+NAMESPACE = "iterative"
+
+#: Inputs that every part of the loop shares, outside any namespace.
+SHARED_INPUTS = {
+    name: name for name in ("held_out_data", "eval_tasks", "call_cache", CREDENTIALS_DATASET)
+}
+#: The reused pipelines' parameters, shared as they are (not prefixed by a namespace).
+SHARED_PARAMETERS = {"iterative", "training", "generation", "evaluation"}
+
+#: Nodes of the evaluation pipeline that each episode runs.
+EVALUATION_NODES = ("evaluate_student", "summarize_evaluation", "sample_table", "plot_samples")
+
+
+def episode_namespace(episode: int) -> str:
+    """``iterative.episode_N``."""
+    return f"{NAMESPACE}.episode_{episode}"
+
+
+def create_pipeline(n_episodes: int) -> Pipeline:
+    """The iterative loop with ``n_episodes`` episodes.
+
+    Args:
+        n_episodes: how many train-evaluate-generate cycles; in a run it comes from the
+            ``n_episodes`` parameter through :func:`prism.pipelines.iterative.episode_count`.
+
+    Raises:
+        ValueError: ``n_episodes`` is not a positive integer.
+    """
+    if isinstance(n_episodes, bool) or not isinstance(n_episodes, int) or n_episodes < 1:
+        raise ValueError(f"n_episodes must be a positive integer, got {n_episodes!r}")
+    return Pipeline(
+        [_setup(n_episodes), *(_episode(n) for n in range(1, n_episodes + 1)), _best(n_episodes)]
+    )
+
+
+def _setup(n_episodes: int) -> Pipeline:
+    """Check the inputs, write the initial dataset, prepare the student base, score the teacher."""
+    base = training.create_pipeline(build_base=True).only_nodes("prepare_student_base")
+    nodes = Pipeline(
+        [
+            Node(
+                _bind(check_iterative_inputs, built_episodes=n_episodes),
+                [
+                    "params:iterative",
+                    "params:training",
+                    "params:generation",
+                    "params:evaluation",
+                    "initial_data",
+                    "held_out_data",
+                    "eval_tasks",
+                    "run_record",
+                ],
+                ["config", "evaluation_config", "training_params"],
+                name="check_iterative_inputs",
+            ),
+            Node(
+                prepare_initial_dataset,
+                ["config", "initial_data"],
+                ["initial_dataset", "first_dataset"],
+                name="prepare_initial_dataset",
+            ),
+            _read_parameter_from(base, "params:training", "training_params"),
+            evaluation.create_pipeline().only_nodes("score_teacher"),
+        ]
+    )
+    return Pipeline(
+        nodes,
+        namespace=NAMESPACE,
+        inputs={**SHARED_INPUTS, "training_samples": f"{NAMESPACE}.episode_1.training_data"},
+        outputs={
+            "initial_dataset": f"{NAMESPACE}.episode_0.training_data",
+            "first_dataset": f"{NAMESPACE}.episode_1.training_data",
+        },
+        parameters=SHARED_PARAMETERS,
+    )
+
+
+def _episode(episode: int) -> Pipeline:
+    """One episode: train, evaluate, sample examples, generate, combine."""
+    steps = Pipeline(
+        [
+            Node(
+                _bind(episode_training_params, episode=episode),
+                ["config", "base_training_params"],
+                "training_params",
+                name="episode_training_params",
+            ),
+            _read_parameter_from(
+                training.create_pipeline(build_base=False), "params:training", "training_params"
+            ),
+            evaluation.create_pipeline().only_nodes(*EVALUATION_NODES),
+            Node(
+                _bind(sample_generation_priors, episode=episode),
+                ["config", "training_data", "evaluation_tables"],
+                "generation_priors",
+                name="sample_generation_priors",
+            ),
+            Node(
+                _bind(episode_generation_config, episode=episode),
+                ["config", "params:generation", "generation_priors"],
+                "generation_config",
+                name="episode_generation_config",
+            ),
+            generation.create_pipeline().only_nodes("generate_rollouts"),
+            Node(
+                select_new_samples,
+                ["config", "generated_samples", "training_data"],
+                "new_samples",
+                name="select_new_samples",
+            ),
+            Node(
+                combine_datasets,
+                ["training_data", "new_samples"],
+                "next_training_data",
+                name="combine_datasets",
+            ),
+        ]
+    )
+    return Pipeline(
+        steps,
+        namespace=episode_namespace(episode),
+        inputs={
+            **SHARED_INPUTS,
+            "config": f"{NAMESPACE}.config",
+            "base_training_params": f"{NAMESPACE}.training_params",
+            "evaluation_config": f"{NAMESPACE}.evaluation_config",
+            "student_base": f"{NAMESPACE}.student_base",
+            "teacher_task_eval": f"{NAMESPACE}.teacher_task_eval",
+        },
+        outputs={"next_training_data": f"{episode_namespace(episode + 1)}.training_data"},
+        parameters={"generation"},
+    )
+
+
+def _best(n_episodes: int) -> Pipeline:
+    """Rank the episodes by the objective and link ``best_model``."""
+    reports = {
+        f"report_{n}": f"{episode_namespace(n)}.evaluation_metrics"
+        for n in range(1, n_episodes + 1)
+    }
+    return Pipeline(
+        [
+            Node(
+                select_best_episode,
+                ["config", *reports],
+                ["best_model", "summary"],
+                name="select_best_model",
+            )
+        ],
+        namespace=NAMESPACE,
+        inputs=reports,
+    )
+
+
+def _bind(func: Callable[..., Any], **values: Any) -> Callable[..., Any]:
+    """``func`` with the keyword arguments ``values`` fixed (an episode's number), for a node.
+
+    Unlike a bare ``functools.partial`` it keeps the name, the documentation and the type hints
+    of the remaining arguments, which Kedro reads for its logs and parameter validation.
+    """
+
+    @functools.wraps(func)
+    def bound(*args: Any) -> Any:
+        return func(*args, **values)
+
+    signature = inspect.signature(func)
+    bound.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=[p for name, p in signature.parameters.items() if name not in values]
+    )
+    return bound
+
+
+def _read_parameter_from(pipeline: Pipeline, parameter: str, dataset: str) -> Pipeline:
+    """``pipeline`` with every node reading ``dataset`` where it read ``parameter``.
+
+    The loop computes the training parameters of each episode (the seed's flags over
+    ``training``), and a Kedro namespace can map a parameter only onto another parameter.
+    The training nodes take their inputs as a list and have one named output or a list of
+    several, which is what this rebuilds.
+    """
+    nodes = []
+    for node in pipeline.nodes:
+        outputs = node.outputs
+        nodes.append(
+            Node(
+                node.func,
+                [dataset if name == parameter else name for name in node.inputs],
+                outputs[0] if len(outputs) == 1 else outputs,
+                name=node.name,
+                tags=node.tags,
+            )
+        )
+    return Pipeline(nodes)

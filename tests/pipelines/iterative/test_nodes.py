@@ -1,0 +1,201 @@
+"""The iterative loop's own nodes, its configuration, its shape and the best-model link."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from prism.formats.conversations import load_samples
+from prism.pipelines.iterative import IterativeConfig, IterativeConfigError, create_pipeline
+from prism.pipelines.iterative import episodes as episode_module
+from prism.pipelines.iterative.model_link import ModelLinkDataset
+from prism.pipelines.iterative.nodes import (
+    combine_datasets,
+    prepare_initial_dataset,
+    sample_generation_priors,
+    select_best_episode,
+    select_new_samples,
+)
+from prism.training.errors import TrainConfigError
+
+
+def _sample(task: str) -> dict:
+    return load_samples(
+        [
+            {
+                "conversations": [
+                    {"role": "user", "value": f"task: {task}\nScene graph:{{}}"},
+                    {"role": "assistant", "value": "{}"},
+                ]
+            }
+        ]
+    )[0]
+
+
+SAMPLES = [_sample(f"find truck {i}") for i in range(6)]
+
+
+# ---------------------------------------------------------------------------------- config
+def test_config_rejects_unknown_keys_by_name():
+    with pytest.raises(IterativeConfigError, match=r"unknown iterative parameter\(s\): n_epsiodes"):
+        IterativeConfig.from_params({"n_epsiodes": 3})
+
+
+def test_config_reads_the_seeds_graph_unknown_string():
+    config = IterativeConfig.from_params({"graph_unknown": "0.2,0.3 0.5"})
+    assert config.graph_unknown == (0.2, 0.3, 0.5)
+    with pytest.raises(IterativeConfigError, match="graph_unknown must be fractions"):
+        IterativeConfig.from_params({"graph_unknown": [20]})
+
+
+def test_training_flags_override_the_training_parameters():
+    config = IterativeConfig.from_params(
+        {"epochs": 1, "r": 8, "val_frac": 0.2, "seed": 7, "training": {"learning_rate": 1e-4}}
+    )
+    params = config.training_params({"epochs": 3, "r": 16, "base_model": "builtin"}, episode=2)
+    assert params["epochs"] == 1 and params["r"] == 8 and params["base_model"] == "builtin"
+    assert params["val_frac"] == 0.2 and params["seed"] == 7 and params["learning_rate"] == 1e-4
+    assert params["name"] == "iterative_model_episode_2"
+    with pytest.raises(TrainConfigError, match="lr"):
+        IterativeConfig.from_params({"training": {"lr": 1}}).training_params({})
+
+
+def test_generation_config_makes_n_batch_rollouts_seeded_by_the_priors():
+    config = IterativeConfig.from_params(
+        {"n_batch": 5, "tasks_per_sample": 2, "graphs_per_sample": 2}
+    )
+    assert (config.n_scenes, config.n_priors) == (3, 2)
+    generation = config.generation_config({"workers": 2}, episode=1, priors=["a", "b"])
+    assert generation.n_samples == 3 and generation.n_tasks == 2
+    assert generation.priors == ("a", "a", "b")
+    assert generation.seed != config.generation_config({}, episode=2).seed
+
+
+# ---------------------------------------------------------------------------------- nodes
+def test_prepare_initial_dataset_subsamples_the_first_samples_and_drops_duplicates():
+    config = IterativeConfig(initial_dataset_size=2)
+    first, same = prepare_initial_dataset(config, [SAMPLES[0], SAMPLES[0], *SAMPLES[1:]])
+    assert [s["id"] for s in first] == [SAMPLES[0]["id"], SAMPLES[1]["id"]] and same == first
+
+
+def test_priors_come_from_per_sample_metrics_aligned_by_id():
+    hard = SAMPLES[3]["id"]
+    rows = [
+        {"split": "train", "id": s["id"], "loss": 10.0 if s["id"] == hard else 0.0, "accuracy": 0.5}
+        for s in SAMPLES
+    ]
+    rows[0] = {**rows[0], "loss": math.nan}  # never offered: no finite metric
+    rows.append({"split": "held_out", "id": "other", "loss": 99.0, "accuracy": 0.0})
+    config = IterativeConfig(n_batch=2, tasks_per_sample=2, sampling_strategy="loss_weighted")
+    priors = sample_generation_priors(config, SAMPLES, {"samples": rows}, episode=1)
+    assert priors["ids"] == [hard]
+    assert priors["priors"] == ["example task: find truck 3"]
+
+
+def test_new_samples_are_at_most_n_batch_and_never_known_ones():
+    config = IterativeConfig(n_batch=2)
+    new = select_new_samples(config, [SAMPLES[0], SAMPLES[4], SAMPLES[4], SAMPLES[5]], SAMPLES[:2])
+    assert [s["id"] for s in new] == [SAMPLES[4]["id"], SAMPLES[5]["id"]]
+    combined = combine_datasets(SAMPLES[:5], new)
+    assert [s["id"] for s in combined] == [s["id"] for s in SAMPLES]
+
+
+def test_best_episode_by_objective_and_objective_type():
+    reports = [
+        {"metrics": {"eval/mean_accuracy": 0.2}},
+        {"metrics": {"eval/mean_accuracy": 0.6}},
+        {"metrics": {}, "errors": {"token_metrics": "boom"}},
+    ]
+    best, summary = select_best_episode(IterativeConfig(objective_type="max"), *reports)
+    assert best["episode"] == 2 and summary["best_episode"] == 2
+    assert [e["objective"] for e in summary["episodes"]] == [0.2, 0.6, None]
+    best, _ = select_best_episode(IterativeConfig(objective_type="min"), *reports)
+    assert best["episode"] == 1
+    with pytest.raises(IterativeConfigError, match=r"reported by no episode.*boom"):
+        select_best_episode(IterativeConfig(), reports[2])
+
+
+# ---------------------------------------------------------------------------------- shape
+def test_the_pipeline_has_one_namespace_per_episode():
+    pipeline = create_pipeline(3)
+    namespaces = {n.namespace for n in pipeline.nodes}
+    assert {f"iterative.episode_{i}" for i in (1, 2, 3)} <= namespaces
+    assert "iterative.episode_4.training_data" in pipeline.outputs()
+    train = next(n for n in pipeline.nodes if n.name == "iterative.episode_2.train_student")
+    assert train.inputs == [
+        "iterative.episode_2.training_samples",
+        "iterative.episode_2.training_split",
+        "iterative.student_base",
+        "iterative.episode_2.training_params",
+    ]
+    with pytest.raises(ValueError, match="n_episodes must be a positive integer"):
+        create_pipeline(0)
+
+
+def test_the_hook_hands_n_episodes_of_the_run_to_the_registry(monkeypatch):
+    monkeypatch.setattr(episode_module, "_state", {"configured": None, "built": None})
+    context = SimpleNamespace(config_loader={"parameters": {"iterative": {"n_episodes": 3}}})
+    episode_module.EpisodeCountHook().after_context_created(context)
+    assert episode_module.episode_count() == 3
+    context.config_loader["parameters"]["iterative"]["n_episodes"] = 0
+    episode_module.EpisodeCountHook().after_context_created(context)
+    assert episode_module.episode_count() == 1  # the run then stops in check_iterative_inputs
+
+
+# ---------------------------------------------------------------------------------- link
+def _model_dirs(out: Path) -> None:
+    for n in (1, 2):
+        (out / f"iterative_model_episode_{n}").mkdir(parents=True)
+        (out / f"iterative_model_episode_{n}" / "weights").write_text(str(n))
+
+
+def test_best_model_is_a_relative_link_switched_atomically(tmp_path):
+    _model_dirs(tmp_path)
+    link = ModelLinkDataset(str(tmp_path / "best_model"), "iterative_model_episode_{episode}")
+    link.save({"episode": 1})
+    assert os.readlink(tmp_path / "best_model") == "iterative_model_episode_1"
+    link.save({"episode": 2})
+    assert (tmp_path / "best_model" / "weights").read_text() == "2"
+    assert sorted(p.name for p in tmp_path.iterdir())[0] == "best_model"  # no leftovers
+    assert not link.exists()  # re-pointed by every run
+
+
+def test_best_model_is_copied_where_symlinks_fail(tmp_path, monkeypatch):
+    _model_dirs(tmp_path)
+
+    def no_symlinks(*args, **kwargs):
+        raise OSError("symlinks are not supported here")
+
+    monkeypatch.setattr(os, "symlink", no_symlinks)
+    link = ModelLinkDataset(str(tmp_path / "best_model"), "iterative_model_episode_{episode}")
+    link.save({"episode": 1})
+    link.save({"episode": 2})
+    best = tmp_path / "best_model"
+    assert not best.is_symlink() and (best / "weights").read_text() == "2"
+    assert json.dumps(sorted(p.name for p in tmp_path.iterdir())) == json.dumps(
+        ["best_model", "iterative_model_episode_1", "iterative_model_episode_2"]
+    )
+
+
+def test_outside_a_run_n_episodes_comes_from_the_configuration_files(monkeypatch):
+    monkeypatch.setattr(episode_module, "_state", {"configured": None, "built": None})
+    monkeypatch.chdir(Path(__file__).resolve().parents[3])
+    assert episode_module.episode_count() == 5  # conf/base/parameters_iterative.yml
+
+
+def test_a_new_n_episodes_in_the_same_process_rebuilds_the_pipelines(monkeypatch):
+    from kedro.framework import project
+
+    monkeypatch.setattr(episode_module, "_state", {"configured": 2, "built": 2})
+    monkeypatch.setattr(project, "PACKAGE_NAME", "prism")
+    configured = []
+    monkeypatch.setattr(project.pipelines, "configure", configured.append)
+    context = SimpleNamespace(config_loader={"parameters": {"iterative": {"n_episodes": 3}}})
+    episode_module.EpisodeCountHook().after_context_created(context)
+    assert configured == ["prism.pipeline_registry"]
+    assert episode_module.episode_count() == 3

@@ -1,0 +1,184 @@
+"""``kedro run --pipelines iterative`` end to end on tiny data: outputs, resume, bad inputs."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from kedro.io import DatasetError
+
+from prism.pipelines.iterative import IterativeConfigError
+from prism.plugins import SamplerPlugin, UnknownPluginError, hookimpl
+from prism.sampling.samplers import sample_loss_weighted
+from tests.pipelines.iterative.conftest import OUTPUT
+
+
+class _KilledOnce:
+    """A sampler plugin that dies on its second draw (episode 2), like a killed run."""
+
+    def __init__(self) -> None:
+        self.draws = 0
+
+    @hookimpl
+    def prism_register_samplers(self):
+        def sample(request):
+            self.draws += 1
+            if self.draws == 2:
+                raise KeyboardInterrupt("killed in episode 2")
+            return sample_loss_weighted(request)
+
+        return [SamplerPlugin("killed_once", sample, "loss_weighted, killed on its 2nd draw")]
+
+
+def _ids(path: Path) -> list[str]:
+    return [s["id"] for s in json.loads(path.read_text())]
+
+
+def _stamp(model: Path) -> int:
+    return (model / "prism_model.json").stat().st_mtime_ns
+
+
+@pytest.mark.slow
+def test_two_episodes_resume_after_a_kill_and_link_the_best_model(
+    project, run_iterative, fresh_plugin_manager
+):
+    from prism.plugins import get_plugin_manager
+
+    get_plugin_manager().register(_KilledOnce(), name="killed-once-test-plugin")
+    params = {"n_episodes": 2, "sampling_strategy": "killed_once", "objective_type": "min"}
+    with pytest.raises(KeyboardInterrupt):
+        run_iterative(**params)
+    out = project / OUTPUT
+    assert (out / "iterative_model_episode_2").is_dir()
+    assert not (out / "new_samples_episode_2.json").exists()
+    stamps = {n: _stamp(out / f"iterative_model_episode_{n}") for n in (1, 2)}
+    new_1 = _ids(out / "new_samples_episode_1.json")
+
+    run_iterative(**params)  # the same command again
+
+    # Finished episodes are not retrained, generated samples not regenerated.
+    assert {n: _stamp(out / f"iterative_model_episode_{n}") for n in (1, 2)} == stamps
+    assert _ids(out / "new_samples_episode_1.json") == new_1
+    # The seed's outputs, every episode.
+    for name in (
+        "dataset_episode_0.json",
+        "dataset_episode_1.json",
+        "dataset_episode_2.json",
+        "dataset_episode_3.json",
+        "new_samples_episode_1.json",
+        "new_samples_episode_2.json",
+    ):
+        assert (out / name).is_file(), name
+    for n in (1, 2):
+        assert (out / f"iterative_model_episode_{n}" / "prism_model.json").is_file()
+        assert any((out / f"data_gen_episode_{n}").rglob("rollouts/*.json"))
+        priors = json.loads((out / f"episode_{n}/generation_priors.json").read_text())
+        assert priors["sampler"] == "killed_once" and priors["priors"][0].startswith(
+            "example task:"
+        )
+        assert set(priors["ids"]) <= set(_ids(out / f"dataset_episode_{n}.json"))
+    # Datasets grow by the new samples, each sample once.
+    initial = _ids(out / "dataset_episode_0.json")
+    assert _ids(out / "dataset_episode_1.json") == initial
+    for n in (1, 2):
+        new = _ids(out / f"new_samples_episode_{n}.json")
+        assert 1 <= len(new) <= 2
+        grown = _ids(out / f"dataset_episode_{n + 1}.json")
+        assert grown == _ids(out / f"dataset_episode_{n}.json") + new
+        assert len(set(grown)) == len(grown)
+    # best_model: a relative link to the episode with the lowest eval/mean_accuracy.
+    summary = json.loads((out / "iterative_summary.json").read_text())
+    values = {e["episode"]: e["objective"] for e in summary["episodes"]}
+    assert summary["best_episode"] == min(values, key=lambda n: (values[n], n))
+    link = out / "best_model"
+    assert link.is_symlink()
+    assert os.readlink(link) == f"iterative_model_episode_{summary['best_episode']}"
+    metrics = json.loads((out / "episode_1/evaluation_metrics.json").read_text())["metrics"]
+    assert {"eval/mean_accuracy", "task/accuracy", "teacher/task_accuracy"} <= set(metrics)
+
+    # A third run does nothing new and duplicates nothing; max picks the other way round.
+    run_iterative(**{**params, "objective_type": "max"})
+    assert {n: _stamp(out / f"iterative_model_episode_{n}") for n in (1, 2)} == stamps
+    assert _ids(out / "dataset_episode_3.json") == _ids(out / "dataset_episode_2.json") + _ids(
+        out / "new_samples_episode_2.json"
+    )
+    summary = json.loads((out / "iterative_summary.json").read_text())
+    assert summary["best_episode"] == max(values, key=lambda n: (values[n], -n))
+    assert os.readlink(link) == f"iterative_model_episode_{summary['best_episode']}"
+
+    # Other parameters never overwrite the run.
+    with pytest.raises(IterativeConfigError, match=r"other parameters .*n_batch: 2 -> 3"):
+        run_iterative(**{**params, "n_batch": 3})
+    assert {n: _stamp(out / f"iterative_model_episode_{n}") for n in (1, 2)} == stamps
+
+
+# ---------------------------------------------------------------------------------- bad inputs
+def _earlier_run(project: Path) -> dict[str, str]:
+    """An output folder holding an earlier run's file, which a failed run must not touch."""
+    out = project / OUTPUT
+    out.mkdir(parents=True)
+    (out / "dataset_episode_0.json").write_text("[]")
+    return {p.name: p.read_text() for p in out.iterdir()}
+
+
+def _untouched(project: Path, before: dict[str, str]) -> bool:
+    out = project / OUTPUT
+    return {p.name: p.read_text() for p in out.iterdir()} == before
+
+
+@pytest.mark.parametrize(
+    ("overrides", "error", "message"),
+    [
+        ({"n_episodes": 0}, IterativeConfigError, r"n_episodes must be an integer >= 1, got 0"),
+        ({"n_batch": 0}, IterativeConfigError, r"n_batch must be an integer >= 1, got 0"),
+        (
+            {"initial_dataset_size": 1000},
+            IterativeConfigError,
+            r"initial_dataset_size is 1000 but initial_data .* holds only 48 samples",
+        ),
+        (
+            {"sampling_strategy": "hardest_first"},
+            UnknownPluginError,
+            r"hardest_first.*accuracy_weighted, loss_weighted, uniform",
+        ),
+        (
+            {"objective": "task/accuracy", "skip_eval_tasks": True},
+            IterativeConfigError,
+            r"objective 'task/accuracy' is reported by no configured evaluator; available: "
+            r"train/mean_loss, train/mean_accuracy, eval/mean_loss, eval/mean_accuracy",
+        ),
+        (
+            {"objective": "eval/mean_accuracy", "val_frac": 0.0},
+            IterativeConfigError,
+            r"objective 'eval/mean_accuracy' is reported by no configured evaluator",
+        ),
+        (
+            {"objective_type": "best"},
+            IterativeConfigError,
+            r"objective_type must be 'max' or 'min'",
+        ),
+        ({"initial_data": "data/01_raw/missing.json"}, DatasetError, r"missing\.json"),
+        ({"eval_task_file": "data/01_raw/no_tasks.json"}, DatasetError, r"no_tasks\.json"),
+    ],
+    ids=[
+        "n_episodes<1",
+        "n_batch<1",
+        "initial_dataset_size>data",
+        "unknown-sampler",
+        "objective-not-produced",
+        "objective-without-val",
+        "objective_type",
+        "missing-initial_data",
+        "missing-eval_task_file",
+    ],
+)
+def test_bad_input_stops_before_anything_is_written(
+    project, run_iterative, overrides, error, message
+):
+    before = _earlier_run(project)
+    with pytest.raises(error, match=message):
+        run_iterative(**overrides)
+    assert _untouched(project, before)
+    assert not (project / "data/02_intermediate").exists()
