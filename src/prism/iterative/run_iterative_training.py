@@ -1,0 +1,307 @@
+#!/usr/bin/env python
+"""The seed's command line for the iterative loop (``kedro run --pipelines iterative``)::
+
+    python ./src/prism/iterative/run_iterative_training.py \\
+        --initial_data /path/to/initial_data.json --output_dir /path/to/output \\
+        --n_episodes 2 --n_batch 10 --eval_task_file eval_tasks_1.json \\
+        --graph_unknown 0.2,0.3,0.4,0.5
+
+    # debugging: a subsample of the initial data, no closed-loop evaluation, one epoch
+    python ./src/prism/iterative/run_iterative_training.py \\
+        --initial_data /path/to/initial_data.json --output_dir /path/to/output \\
+        --n_episodes 1 --n_batch 5 --initial_dataset_size 50 --skip_eval_tasks --epochs 1
+
+Every flag is the runtime parameter of the same name in ``conf/base/parameters_iterative.yml``
+(the training flags are fields of ``TrainConfig``); the flags build an
+:class:`~prism.iterative.IterativeTrainingPipeline`, which runs the Kedro pipeline. A flag left
+out keeps the project's value. A killed run continues when the same command is run again.
+
+A wrong value or a missing file prints one line on stderr and exits 1 (``PRISM_TRACEBACK=1``
+shows the traceback); an interrupted run exits 130.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+if __name__ == "__main__":
+    # `python path/to/run_iterative_training.py` puts this folder first on sys.path, where its
+    # modules would shadow top-level ones of the same name: take it off.
+    _HERE = os.path.dirname(os.path.abspath(__file__))
+    sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
+    try:
+        import prism  # noqa: F401
+    except ImportError:  # a source checkout that is not installed: <root>/src
+        sys.path.insert(0, os.path.dirname(os.path.dirname(_HERE)))
+
+import argparse
+import dataclasses
+import typing
+from collections.abc import Sequence
+from typing import Any, get_args, get_origin
+
+#: TrainConfig fields that are no flags: ``data`` is ``--initial_data``, ``val_frac`` and
+#: ``seed`` are the loop's flags, ``builtin_model`` is nested (``--params
+#: training.builtin_model.hidden_size=64``).
+NOT_TRAINING_FLAGS = ("data", "val_frac", "seed", "builtin_model")
+#: The seed's training flags, listed first.
+SEED_TRAINING_FLAGS = ("name", "epochs", "r", "base_model")
+
+DESCRIPTION = (
+    "The iterative train -> evaluate -> generate -> retrain loop "
+    "(kedro run --pipelines iterative). A flag left out keeps the project's value "
+    "(conf/base/parameters_iterative.yml, parameters_training.yml); a killed run continues "
+    "when the same command is run again."
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The seed's flags, the loop's other parameters and the training fields."""
+    from prism.pipelines.iterative.config import IterativeConfig
+
+    defaults = {f.name: f.default for f in dataclasses.fields(IterativeConfig)}
+    parser = argparse.ArgumentParser(
+        prog="run_iterative_training.py",
+        description=DESCRIPTION,
+        allow_abbrev=False,
+        formatter_class=_HelpFormatter,
+    )
+    loop = parser.add_argument_group("the loop")
+    loop.add_argument(
+        "--initial_data",
+        help="conversations JSON file episode 1 trains on "
+        f"(default: the project's, {defaults['initial_data']})",
+    )
+    loop.add_argument(
+        "--output_dir",
+        help=f"folder of every output (default: the project's, {defaults['output_dir']})",
+    )
+    loop.add_argument("--n_episodes", type=int, default=defaults["n_episodes"],
+                      help="train-evaluate-generate cycles")  # fmt: skip
+    loop.add_argument("--n_batch", type=int, default=defaults["n_batch"],
+                      help="new samples generated per episode")  # fmt: skip
+    loop.add_argument("--held_out_data", help="conversations file evaluated, never trained on")
+    loop.add_argument("--val_frac", type=float, default=defaults["val_frac"],
+                      help="fraction of each episode's dataset held out for validation")  # fmt: skip
+    loop.add_argument(
+        "--sampling_strategy",
+        default=defaults["sampling_strategy"],
+        help="sampler of the examples that seed generation: uniform, accuracy_weighted, "
+        "loss_weighted or a plugin's (`prism plugins` lists them)",
+    )
+    loop.add_argument("--objective", default=defaults["objective"],
+                      help="metric that picks best_model")  # fmt: skip
+    loop.add_argument("--objective_type", default=defaults["objective_type"],
+                      help="max or min")  # fmt: skip
+    loop.add_argument("--eval_metric", default=defaults["eval_metric"],
+                      help="headline metric of each episode")  # fmt: skip
+    loop.add_argument(
+        "--eval_task_file",
+        help="eval task file: a path, or a name looked up in the working directory, then in "
+        f"the project's data/01_raw (default: the project's, {defaults['eval_task_file']})",
+    )
+    loop.add_argument("--skip_eval_tasks", action="store_true",
+                      help="no closed-loop evaluation on the eval tasks")  # fmt: skip
+    loop.add_argument("--initial_dataset_size", type=int,
+                      help="train on the first N initial samples only (debugging)")  # fmt: skip
+    loop.add_argument(
+        "--graph_unknown",
+        default=",".join(str(v) for v in defaults["graph_unknown"]),
+        help="comma-separated fractions of nodes hidden from the planner, used in turn",
+    )
+    for name, text in (
+        ("min_regions", "fewest regions of a generated scene"),
+        ("max_regions", "most regions of a generated scene"),
+        ("min_objects", "fewest objects of a generated scene"),
+        ("max_objects", "most objects of a generated scene"),
+        ("tasks_per_sample", "tasks (rollouts) per generated scene"),
+        ("graphs_per_sample", "scenes generated from each sampled example"),
+        ("seed", "seed of sampling, generation and training"),
+    ):
+        loop.add_argument(f"--{name}", type=int, default=defaults[name], help=text)
+
+    train = parser.add_argument_group(
+        "training (TrainConfig fields; default: the project's training parameters)"
+    )
+    for name, (kind, choices) in _training_fields().items():
+        help_text = {
+            "name": f"run name; episodes train <name>_episode_N (default: {defaults['name']})",
+            "epochs": "passes over the training split",
+            "r": "LoRA rank",
+            "base_model": "planner-base, builtin, an alias (llama-3.2-3b), a hub id or a path",
+        }.get(name, f"TrainConfig.{name}")
+        if kind is bool:
+            train.add_argument(f"--{name}", type=_boolean, nargs="?", const=True, help=help_text)
+        elif kind is list:
+            train.add_argument(f"--{name}", type=_words, help=help_text + " (comma-separated)")
+        else:
+            train.add_argument(f"--{name}", type=kind, choices=choices, help=help_text)
+
+    other = parser.add_argument_group("other")
+    other.add_argument(
+        "--params",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE[,KEY=VALUE]",
+        help="further parameters as `kedro run --params` takes them, e.g. "
+        "generation.workers=2,evaluation.task_success.max_new_tokens=64 (repeatable)",
+    )
+    other.add_argument(
+        "--project_path",
+        help="the Kedro project (default: the one containing the working directory, else the "
+        "source checkout of prism)",
+    )
+    return parser
+
+
+def pipeline_from_args(args: argparse.Namespace) -> Any:
+    """The :class:`~prism.iterative.IterativeTrainingPipeline` the flags describe."""
+    from prism.iterative import IterativeTrainingPipeline
+
+    training = {
+        name: getattr(args, name)
+        for name in _training_fields()
+        if getattr(args, name, None) is not None
+    }
+    return IterativeTrainingPipeline(
+        initial_data_path=args.initial_data,
+        output_dir=args.output_dir,
+        n_episodes=args.n_episodes,
+        n_batch=args.n_batch,
+        train_config=None,
+        held_out_data_path=args.held_out_data,
+        seed=args.seed,
+        eval_task_file=args.eval_task_file,
+        graph_unknown=args.graph_unknown,
+        min_regions=args.min_regions,
+        max_regions=args.max_regions,
+        min_objects=args.min_objects,
+        max_objects=args.max_objects,
+        tasks_per_sample=args.tasks_per_sample,
+        graphs_per_sample=args.graphs_per_sample,
+        val_frac=args.val_frac,
+        sampling_strategy=args.sampling_strategy,
+        objective=args.objective,
+        objective_type=args.objective_type,
+        eval_metric=args.eval_metric,
+        skip_eval_tasks=args.skip_eval_tasks,
+        initial_dataset_size=args.initial_dataset_size,
+        training=training,
+        params=_params(args.params),
+        project_path=args.project_path,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the loop; 0 on success, 1 on a wrong value or missing file, 130 when interrupted."""
+    args = build_parser().parse_args(argv)
+    from prism.cli import is_user_error
+
+    try:
+        result = pipeline_from_args(args).run_pipeline()
+    except KeyboardInterrupt:
+        print(
+            "Interrupted: run the same command again to continue where it stopped.",
+            file=sys.stderr,
+        )
+        return 130
+    except Exception as error:
+        if is_user_error(error) and not os.environ.get("PRISM_TRACEBACK"):
+            print(f"Error: {type(error).__name__}: {one_line(str(error))}", file=sys.stderr)
+            return 1
+        raise
+    summary = result.summary
+    print(f"Outputs in {result.output_dir}")
+    if result.best_episode is not None:
+        print(
+            f"best_model -> iterative_model_episode_{result.best_episode} "
+            f"({summary.get('objective')} = {summary.get('value')}, {summary.get('objective_type')})"
+        )
+    return 0
+
+
+def one_line(message: str) -> str:
+    """A message on one line: its lines joined by ``; ``."""
+    lines = [line.strip() for line in message.splitlines()]
+    return "; ".join(line for line in lines if line)
+
+
+# ---------------------------------------------------------------------------------- helpers
+class _HelpFormatter(argparse.HelpFormatter):
+    """Shows a flag's default where it has one and its help does not already say it."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if action.default not in (None, [], argparse.SUPPRESS, False) and "default" not in text:
+            text += " (default: %(default)s)"
+        return text
+
+
+def _training_fields() -> dict[str, tuple[Any, tuple[str, ...] | None]]:
+    """TrainConfig's fields as flags: name -> (argparse type, choices); the seed's first."""
+    from prism.training.config import TrainConfig
+
+    hints = typing.get_type_hints(TrainConfig)
+    flags: dict[str, tuple[Any, tuple[str, ...] | None]] = {}
+    names = [f.name for f in dataclasses.fields(TrainConfig) if f.name not in NOT_TRAINING_FLAGS]
+    for name in sorted(names, key=lambda n: (n not in SEED_TRAINING_FLAGS, names.index(n))):
+        hint = hints[name]
+        args = [a for a in get_args(hint) if a is not type(None)]
+        if get_origin(hint) is typing.Literal:
+            flags[name] = (str, tuple(get_args(hint)))
+        elif hint is bool:
+            flags[name] = (bool, None)
+        elif get_origin(hint) is list:
+            flags[name] = (list, None)
+        elif hint in (int, float) or (args and args[0] in (int, float)):
+            flags[name] = (_number, None)  # 1 stays an int, as `kedro run --params` reads it
+        else:
+            flags[name] = (str, None)
+    return flags
+
+
+def _number(text: str) -> int | float:
+    try:
+        return int(text)
+    except ValueError:
+        try:
+            return float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+
+
+def _boolean(text: str) -> bool:
+    value = text.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"not true or false: {text!r}")
+
+
+def _words(text: str) -> list[str]:
+    return [word.strip() for word in text.split(",") if word.strip()]
+
+
+def _params(items: Sequence[str]) -> dict[str, Any]:
+    """``--params`` values read as ``kedro run --params`` reads them (OmegaConf dot list)."""
+    import re
+
+    from omegaconf import OmegaConf
+
+    pairs = [
+        pair.strip()
+        for item in items
+        for pair in re.split(r",(?=\s*[\w.]+\s*=)", item)  # a comma before the next key=
+        if pair.strip()
+    ]
+    for pair in pairs:
+        if "=" not in pair or not pair.split("=", 1)[0].strip():
+            raise SystemExit(f"run_iterative_training.py: --params: {pair!r} is not KEY=VALUE")
+    conf = OmegaConf.from_dotlist([f"{k.strip()}={v}" for k, v in (p.split("=", 1) for p in pairs)])
+    return OmegaConf.to_container(conf)  # type: ignore[return-value]
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,262 @@
+"""The seed's interfaces (``IterativeTrainingPipeline``, ``run_iterative_training.py``) as thin
+facades over ``kedro run --pipelines iterative``: the same parameters, the same outputs."""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from prism.iterative import IterativeTrainingPipeline
+from prism.iterative.run_iterative_training import build_parser, main
+from prism.pipelines.iterative import IterativeConfig, IterativeConfigError
+from prism.training.train import TrainConfig
+from tests.iterative.conftest import SCRIPT
+from tests.pipelines.iterative.conftest import EVAL_FILE, FAST_EVALUATION, TINY_RUN
+from tests.training.conftest import TINY_SPEC
+
+#: Further runtime parameters of a tiny run (short closed-loop turns, 2 generation workers).
+TINY_EXTRA = {"evaluation": FAST_EVALUATION, "generation": {"workers": 2}}
+#: The seed's outputs of a one-episode run.
+SEED_FILES = ("dataset_episode_1.json", "new_samples_episode_1.json", "dataset_episode_2.json")
+SEED_DIRS = ("iterative_model_episode_1", "data_gen_episode_1")
+
+
+def _tiny_train_config(**overrides) -> TrainConfig:
+    values = {
+        "name": "iterative_model",
+        "data": "data/01_raw/initial_dataset.json",
+        "base_model": "builtin",
+        "epochs": 1,
+        "report_to": "none",
+        "warmup_steps": 0,
+        "per_device_train_batch_size": 8,
+        "builtin_model": TINY_SPEC,
+    }
+    return TrainConfig(**{**values, **overrides})
+
+
+def _assert_seed_outputs(out: Path) -> None:
+    for name in SEED_FILES:
+        assert (out / name).is_file(), name
+    for name in SEED_DIRS:
+        assert (out / name).is_dir(), name
+    assert (out / "iterative_model_episode_1" / "prism_model.json").is_file()
+    assert os.readlink(out / "best_model") == "iterative_model_episode_1"
+    grown = json.loads((out / "dataset_episode_2.json").read_text())
+    new = json.loads((out / "new_samples_episode_1.json").read_text())
+    assert 1 <= len(new) <= 2 and grown[-len(new) :] == new
+
+
+# ------------------------------------------------------------------------------ the mapping
+def test_defaults_are_the_pipelines():
+    """The constructor's and the command line's defaults are parameters_iterative.yml's."""
+    loop = {f.name: f.default for f in dataclasses.fields(IterativeConfig)}
+    signature = inspect.signature(IterativeTrainingPipeline).parameters
+    renamed = {"initial_data_path": "initial_data", "held_out_data_path": "held_out_data"}
+    for arg, parameter in signature.items():
+        name = renamed.get(arg, arg)
+        if name in loop and parameter.default is not inspect.Parameter.empty:
+            # None: the project's value (eval_task_file, held_out_data, initial_dataset_size).
+            assert parameter.default in (loop[name], None), arg
+    assert tuple(signature)[:11] == (
+        "initial_data_path",
+        "output_dir",
+        "n_episodes",
+        "n_batch",
+        "train_config",
+        "held_out_data_path",
+        "seed",
+        "eval_task_file",
+        "graph_unknown",
+        "min_regions",
+        "max_regions",
+    )
+    args = build_parser().parse_args([])
+    for name, default in loop.items():
+        if hasattr(args, name) and getattr(args, name) is not None:
+            expected = ",".join(map(str, default)) if name == "graph_unknown" else default
+            assert getattr(args, name) == expected, name
+
+
+def test_train_config_and_paths_become_the_pipelines_runtime_params(project, monkeypatch):
+    pipeline = IterativeTrainingPipeline(
+        initial_data_path=None,  # train_config.data
+        output_dir=project.parent / "elsewhere",
+        n_episodes=2,
+        n_batch=3,
+        train_config=_tiny_train_config(r=32, lora_alpha=8, seed=7),
+        eval_task_file="eval_small.json",  # a bare name, found in data/01_raw
+        graph_unknown=[0.2, 0.5],
+        skip_eval_tasks=True,
+        params={"generation.workers": 2},
+    )
+    params = pipeline.runtime_params()
+    assert params["initial_data"] == "data/01_raw/initial_dataset.json"
+    assert params["output_dir"] == str(project.parent / "elsewhere")
+    assert params["eval_task_file"] == EVAL_FILE
+    assert "held_out_data" not in params and "initial_dataset_size" not in params
+    assert (params["n_episodes"], params["n_batch"], params["graph_unknown"]) == (2, 3, [0.2, 0.5])
+    assert params["skip_eval_tasks"] is True and params["seed"] == 42
+    # The seed's training flags by their flat names, the other fields under `training`.
+    assert (params["name"], params["r"], params["epochs"], params["base_model"]) == (
+        "iterative_model",
+        32,
+        1,
+        "builtin",
+    )
+    assert params["training"]["lora_alpha"] == 8
+    assert params["training"]["builtin_model"] == dataclasses.asdict(TINY_SPEC)
+    assert not {"name", "data", "val_frac", "seed", "epochs", "r"} & set(params["training"])
+    assert params["iterative"] == {"training": {"seed": 7}}  # train_config.seed kept
+    assert params["generation"] == {"workers": 2}
+
+    # From a sub-folder, paths are the caller's, written relative to the project root.
+    (project / "data/sub").mkdir()
+    monkeypatch.chdir(project / "data/sub")
+    params = IterativeTrainingPipeline("../01_raw/initial_dataset.json", "out").runtime_params()
+    assert params["initial_data"] == "data/01_raw/initial_dataset.json"
+    assert params["output_dir"] == "data/sub/out"
+    assert params["graph_unknown"] == [0.2, 0.3, 0.4, 0.5] and "eval_task_file" not in params
+    assert "training" not in params and "name" not in params  # the project's training
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        (
+            {"eval_task_file": "no_such_tasks.json"},
+            r"eval_task_file: eval task file 'no_such_tasks\.json' not found; looked in: "
+            r".*/no_such_tasks\.json, .*/data/01_raw/no_such_tasks\.json",
+        ),
+        ({"training": {"epoch": 1}}, r"unknown TrainConfig field\(s\) epoch"),
+        ({"params": {"n_batch": 3}}, r"params sets n_batch: pass it as the argument"),
+    ],
+    ids=["missing-eval-file", "unknown-training-field", "params-clash"],
+)
+def test_wrong_arguments_name_what_is_wrong(project, kwargs, message):
+    with pytest.raises(IterativeConfigError, match=message):
+        IterativeTrainingPipeline(
+            "data/01_raw/initial_dataset.json", "out", **kwargs
+        ).runtime_params()
+
+
+# ------------------------------------------------------------------------------ end to end
+@pytest.mark.slow
+def test_python_api_writes_the_seeds_outputs_as_kedro_run_does(project):
+    from kedro.framework.session import KedroSession
+    from kedro.framework.startup import bootstrap_project
+
+    pipeline = IterativeTrainingPipeline(
+        initial_data_path="data/01_raw/initial_dataset.json",
+        output_dir="output/run",
+        n_episodes=1,
+        n_batch=2,
+        train_config=_tiny_train_config(),
+        seed=42,
+        eval_task_file="eval_small.json",
+        graph_unknown=[0.2, 0.3, 0.4, 0.5],
+        min_regions=8,
+        max_regions=15,
+        params=TINY_EXTRA,
+    )
+    result = pipeline.run_pipeline()
+
+    out = project / "output/run"
+    _assert_seed_outputs(out)
+    assert result.output_dir == out and result.best_model == out / "best_model"
+    assert result.best_episode == 1 and result.summary["objective"] == "eval/mean_accuracy"
+    metrics = json.loads((out / "episode_1/evaluation_metrics.json").read_text())["metrics"]
+    assert "task/accuracy" in metrics  # the eval file was found by its bare name
+    model = out / "iterative_model_episode_1" / "prism_model.json"
+    stamp = model.stat().st_mtime_ns
+
+    # `kedro run --pipelines iterative` with the same settings is the same run: it continues
+    # it (the run record matches) and has nothing left to do.
+    bootstrap_project(project)
+    with KedroSession.create(project_path=project, runtime_params=TINY_RUN) as session:
+        session.run(pipeline_names=["iterative"], only_missing_outputs=True)
+    assert model.stat().st_mtime_ns == stamp
+    _assert_seed_outputs(out)
+
+
+@pytest.mark.slow
+def test_command_line_script_runs_the_seeds_debugging_form(project):
+    spec = ",".join(f"training.builtin_model.{k}={v}" for k, v in TINY_SPEC.__dict__.items())
+    command = [
+        sys.executable,
+        str(SCRIPT),
+        "--initial_data", "data/01_raw/initial_dataset.json",
+        "--output_dir", "output/cli",
+        "--n_episodes", "1",
+        "--n_batch", "2",
+        "--initial_dataset_size", "20",
+        "--skip_eval_tasks",
+        "--epochs", "1",
+        "--base_model", "builtin",
+        "--report_to", "none",
+        "--warmup_steps", "0",
+        "--per_device_train_batch_size", "8",
+        "--params", spec,
+        "--params", "generation.workers=2",
+    ]  # fmt: skip
+    run = subprocess.run(command, cwd=project, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    out = project / "output/cli"
+    _assert_seed_outputs(out)
+    assert len(json.loads((out / "dataset_episode_1.json").read_text())) == 20
+    assert "best_model -> iterative_model_episode_1" in run.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--initial_data", "data/01_raw/missing.json"],
+            r"^Error: DatasetError: .*data/01_raw/missing\.json",
+        ),
+        (["--n_episodes", "0"], r"^Error: IterativeConfigError: n_episodes must be .* got 0$"),
+    ],
+    ids=["missing-initial-data", "n_episodes-0"],
+)
+def test_command_line_bad_input_is_one_line_and_exit_1(project, capsys, args, message):
+    code = main([*args, "--output_dir", "output/bad", "--eval_task_file", EVAL_FILE])
+    assert code == 1
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: "), lines
+    assert re.search(message, lines[0]), lines[0]
+    assert not (project / "output/bad/iterative_model_episode_1").exists()
+
+
+def test_command_line_help_lists_the_seeds_flags(capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["--help"])
+    assert stop.value.code == 0
+    text = capsys.readouterr().out
+    for flag in (
+        "initial_data",
+        "output_dir",
+        "n_episodes",
+        "n_batch",
+        "held_out_data",
+        "val_frac",
+        "sampling_strategy",
+        "objective",
+        "objective_type",
+        "eval_metric",
+        "eval_task_file",
+        "skip_eval_tasks",
+        "initial_dataset_size",
+        "graph_unknown",
+        "min_regions",
+        "max_regions",
+        "epochs",
+    ):
+        assert f"--{flag} " in text or f"--{flag}\n" in text, flag
