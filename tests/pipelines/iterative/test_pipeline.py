@@ -182,3 +182,42 @@ def test_bad_input_stops_before_anything_is_written(
         run_iterative(**overrides)
     assert _untouched(project, before)
     assert not (project / "data/02_intermediate").exists()
+
+
+@pytest.mark.slow
+def test_a_resumed_run_ends_where_an_uninterrupted_one_does(
+    project, run_iterative, fresh_plugin_manager, tmp_path
+):
+    """Killed in episode 2 and resumed == never killed (same seed, same sampler behaviour)."""
+    import shutil
+
+    from kedro.framework.session import KedroSession
+    from kedro.framework.startup import bootstrap_project
+
+    from prism.plugins import get_plugin_manager
+    from tests.pipelines.iterative.conftest import TINY_RUN
+
+    clean = tmp_path / "uninterrupted"
+    shutil.copytree(project, clean)
+    get_plugin_manager().register(_KilledOnce(), name="killed-once-test-plugin")
+    params = {"n_episodes": 2, "sampling_strategy": "killed_once"}
+    with pytest.raises(KeyboardInterrupt):
+        run_iterative(**params)
+    run_iterative(**params)
+
+    class _NeverKilled(_KilledOnce):
+        def __init__(self) -> None:
+            self.draws = 10  # past the draw that kills
+
+    get_plugin_manager().unregister(name="killed-once-test-plugin")
+    get_plugin_manager().register(_NeverKilled(), name="never-killed-test-plugin")
+    os.chdir(clean)
+    bootstrap_project(clean)
+    with KedroSession.create(project_path=clean, runtime_params={**TINY_RUN, **params}) as session:
+        session.run(pipeline_names=["iterative"], only_missing_outputs=True)
+    for name in (
+        "dataset_episode_3.json",
+        "new_samples_episode_1.json",
+        "new_samples_episode_2.json",
+    ):
+        assert _ids(project / OUTPUT / name) == _ids(clean / OUTPUT / name), name
