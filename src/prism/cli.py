@@ -60,3 +60,43 @@ def plugins(as_json: bool) -> None:
         click.echo(json.dumps(report.to_dict(), indent=2))
     else:
         click.echo(report.to_text())
+
+
+@cli.command(name="serve")
+@click.option(
+    "--model",
+    "model_dir",
+    required=True,
+    type=click.Path(exists=True, file_okay=False),
+    help="A saved student directory (e.g. data/06_models/student).",
+)
+@click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option("--name", default=None, help="Model id clients send (default: the folder name).")
+@click.option(
+    "--max-tokens-limit",
+    default=2048,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Largest max_tokens a request may ask for (larger: HTTP 400).",
+)
+@click.option(
+    "--keep-system",
+    is_flag=True,
+    help="Pass system messages to the student (default: drop them; it was trained without).",
+)
+def serve(
+    model_dir: str, port: int, host: str, name: str | None, max_tokens_limit: int, keep_system: bool
+) -> None:
+    """Serve a student as an OpenAI-compatible endpoint: POST /v1/chat/completions.
+
+    Point the LLM teacher's endpoint at it (base_url: http://HOST:PORT/v1, model: NAME,
+    api_key: EMPTY, temperature: 0) to use the student as a drop-in for the teacher.
+    """
+    from prism.serving.app import ServeConfig
+    from prism.serving.app import serve as run_server
+
+    config = ServeConfig(
+        model_name=name, max_tokens_limit=max_tokens_limit, keep_system=keep_system
+    )
+    run_server(model_dir, host=host, port=port, config=config)

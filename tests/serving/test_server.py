@@ -1,0 +1,299 @@
+"""The served student is a drop-in for the teacher: a real uvicorn server, the official
+``openai`` client, and our own LLM teacher pointed at it give what the in-process student gives."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import openai
+import pytest
+import uvicorn
+from click.testing import CliRunner
+
+from prism.datasets import HFModelDataset, ModelBundle
+from prism.endpoint import ChatClient, EndpointConfig
+from prism.evaluation.task_success import evaluate_planner
+from prism.formats.conversations import read_samples, to_chat_messages
+from prism.formats.eval_tasks import read_eval_suite
+from prism.pipelines.generation.nodes import eval_suite_tasks
+from prism.pretraining.model import ModelSpec, init_model, train_tokenizer
+from prism.serving import ServeConfig, StudentEngine, create_app
+from prism.student.planner import StudentPlanner
+from prism.student.prompt_format import CompactFormat
+from prism.teachers.llm import LLMTeacher
+from prism.world.protocol import SYSTEM_PROMPT
+
+ROOT = Path(__file__).resolve().parents[2]
+CONVERSATIONS = ROOT / "tests" / "training" / "fixtures" / "conversations.json"
+EVAL = ROOT / "data" / "01_raw" / "eval_tasks_1.json"
+NAME = "tiny-student"
+MAX_TOKENS = 12  # the untrained student never stops by itself: keep its turns short
+
+
+@pytest.fixture(scope="module")
+def samples() -> list[dict[str, Any]]:
+    return read_samples(CONVERSATIONS)
+
+
+@pytest.fixture(scope="module")
+def student_dir(tmp_path_factory, samples) -> Path:
+    """A tiny random-init compact-format student saved as a model directory."""
+    fmt = CompactFormat()
+    texts = [m["content"] for s in samples for m in fmt.encode(to_chat_messages(s))]
+    tokenizer = train_tokenizer(texts, 400, 1024)
+    spec = ModelSpec(
+        vocab_size=400,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        max_position_embeddings=1024,
+    )
+    path = tmp_path_factory.mktemp("serving") / "student"
+    HFModelDataset(str(path)).save(
+        ModelBundle(init_model(spec, tokenizer, seed=0), tokenizer, {"prompt_format": "compact"})
+    )
+    return path
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(student_dir):
+    """The real server (uvicorn, HTTP on a free local port) in a thread; yields its /v1 URL."""
+    app = create_app(student_dir, ServeConfig(model_name=NAME, max_tokens_limit=64))
+    port = _free_port()
+    uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=uv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not uv.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "server did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}/v1"
+    uv.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def local(student_dir) -> StudentPlanner:
+    return StudentPlanner.from_pretrained(student_dir, max_new_tokens=MAX_TOKENS)
+
+
+@pytest.fixture()
+def client(server):
+    with openai.OpenAI(base_url=server, api_key="EMPTY", max_retries=0) as c:
+        yield c
+
+
+def _conversation(samples, i=0, turns=1) -> list[dict[str, str]]:
+    """The first ``turns`` user turns of a sample (with the assistant turns between them)."""
+    messages = samples[i]["conversations"]
+    users = [k for k, m in enumerate(messages) if m["role"] == "user"]
+    return [{"role": m["role"], "value": m["value"]} for m in messages[: users[turns - 1] + 1]]
+
+
+def _openai(messages) -> list[dict[str, str]]:
+    return [{"role": "system", "content": SYSTEM_PROMPT}] + [
+        {"role": m["role"], "content": m["value"]} for m in messages
+    ]
+
+
+def test_replies_are_the_in_process_students(client, local, samples):
+    for i, turns in [(0, 1), (1, 1), (0, 2)]:
+        messages = _conversation(samples, i, turns)
+        reply = client.chat.completions.create(
+            model=NAME,
+            messages=_openai(messages),
+            temperature=0,
+            max_tokens=MAX_TOKENS,
+            response_format={"type": "json_object"},
+        )
+        assert reply.object == "chat.completion" and reply.model == NAME
+        assert reply.id.startswith("chatcmpl-") and isinstance(reply.created, int)
+        choice = reply.choices[0]
+        assert choice.message.role == "assistant"
+        assert choice.message.content == local.respond(messages)
+        assert set(json.loads(choice.message.content)) >= {"primary_goal", "plan"}  # SPINE
+        assert choice.finish_reason in ("stop", "length")
+        usage = reply.usage
+        for count in (usage.prompt_tokens, usage.completion_tokens):
+            assert isinstance(count, int) and count > 0
+        assert usage.completion_tokens <= MAX_TOKENS
+        assert usage.total_tokens == usage.prompt_tokens + usage.completion_tokens
+
+
+def test_models_and_health(client, server):
+    assert [m.id for m in client.models.list().data] == [NAME]
+    assert client.models.retrieve(NAME).id == NAME
+    root = server.removesuffix("/v1")
+    assert httpx.get(f"{root}/health").json() == {"status": "ok", "model": NAME}
+
+
+GOOD = {"model": NAME, "messages": [{"role": "user", "content": "task: hi"}], "max_tokens": 4}
+
+BAD = [
+    # (body or raw bytes, status, param)
+    (b"{not json", 400, None),
+    (b"[1, 2]", 400, None),
+    ({**GOOD, "model": "gpt-4o"}, 404, "model"),
+    ({k: v for k, v in GOOD.items() if k != "model"}, 400, "model"),
+    ({k: v for k, v in GOOD.items() if k != "messages"}, 400, "messages"),
+    ({**GOOD, "messages": []}, 400, "messages"),
+    ({**GOOD, "messages": "hello"}, 400, "messages"),
+    ({**GOOD, "messages": ["hello"]}, 400, "messages.[0]"),
+    ({**GOOD, "messages": [{"role": "tool", "content": "x"}]}, 400, "messages.[0].role"),
+    ({**GOOD, "messages": [{"role": "user", "content": 3}]}, 400, "messages.[0].content"),
+    ({**GOOD, "messages": [{"role": "system", "content": "x"}]}, 400, "messages"),
+    ({**GOOD, "max_tokens": 65}, 400, "max_tokens"),
+    ({**GOOD, "max_tokens": 0}, 400, "max_tokens"),
+    ({**GOOD, "max_tokens": "4"}, 400, "max_tokens"),
+    ({**GOOD, "max_completion_tokens": 10_000}, 400, "max_completion_tokens"),
+    ({**GOOD, "temperature": "hot"}, 400, "temperature"),
+    ({**GOOD, "temperature": 3}, 400, "temperature"),
+    ({**GOOD, "top_p": 0}, 400, "top_p"),
+    ({**GOOD, "seed": 1.5}, 400, "seed"),
+    ({**GOOD, "stream": True}, 400, "stream"),
+    ({**GOOD, "n": 2}, 400, "n"),
+    ({**GOOD, "response_format": {"type": "json_schema"}}, 400, "response_format"),
+]
+
+
+@pytest.mark.parametrize(("body", "status", "param"), BAD)
+def test_bad_requests_get_openai_errors_and_the_server_goes_on(server, body, status, param):
+    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+    answer = httpx.post(
+        f"{server}/chat/completions", content=raw, headers={"Content-Type": "application/json"}
+    )
+    assert answer.status_code == status, answer.text
+    error = answer.json()["error"]
+    assert set(error) == {"message", "type", "param", "code"}
+    assert isinstance(error["message"], str) and error["message"]
+    assert error["param"] == param
+    assert error["type"] == "invalid_request_error"
+    again = httpx.post(f"{server}/chat/completions", json=GOOD)
+    assert again.status_code == 200 and again.json()["choices"][0]["message"]["content"]
+
+
+def test_the_openai_client_sees_the_errors(client):
+    with pytest.raises(openai.NotFoundError, match="does not exist"):
+        client.chat.completions.create(model="gpt-4o", messages=GOOD["messages"])
+    with pytest.raises(openai.BadRequestError, match="too large"):
+        client.chat.completions.create(model=NAME, messages=GOOD["messages"], max_tokens=10**6)
+    with pytest.raises(openai.BadRequestError, match="stream"):
+        client.chat.completions.create(model=NAME, messages=GOOD["messages"], stream=True)
+
+
+def test_unknown_paths_and_methods_are_openai_errors(server):
+    root = server.removesuffix("/v1")
+    for answer, status in [
+        (httpx.get(f"{root}/chat/completions"), 404),  # a base_url without /v1
+        (httpx.get(f"{server}/chat/completions"), 405),
+        (httpx.get(f"{server}/models/gpt-4o"), 404),
+    ]:
+        assert answer.status_code == status
+        assert set(answer.json()["error"]) == {"message", "type", "param", "code"}
+
+
+def test_concurrent_requests_are_serialized_and_all_answered(server, local, samples):
+    messages = [_conversation(samples, i % 2) for i in range(6)]
+
+    def ask(m):
+        body = {**GOOD, "messages": _openai(m), "max_tokens": MAX_TOKENS}
+        return httpx.post(f"{server}/chat/completions", json=body, timeout=60).json()
+
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(4) as pool:
+        replies = list(pool.map(ask, messages))
+    assert [r["choices"][0]["message"]["content"] for r in replies] == [
+        local.respond(m) for m in messages
+    ]
+
+
+def test_sampling_with_a_seed_is_reproducible(client, samples):
+    messages = _openai(_conversation(samples))
+
+    def sample(seed):
+        return (
+            client.chat.completions.create(
+                model=NAME, messages=messages, temperature=1.5, seed=seed, max_tokens=MAX_TOKENS
+            )
+            .choices[0]
+            .message.content
+        )
+
+    assert sample(3) == sample(3)
+
+
+def test_the_llm_teacher_on_the_server_is_the_in_process_student(server, local, tmp_path):
+    """Closed loop through our own stack: same per-task results, same seed."""
+    suite_file = tmp_path / "eval_first_graph.json"
+    suite_file.write_text(json.dumps(json.loads(EVAL.read_text())[:1]))
+    suite = read_eval_suite(suite_file)
+    tasks = eval_suite_tasks(suite)
+    config = EndpointConfig(
+        base_url=server,
+        model=NAME,
+        api_key="EMPTY",
+        temperature=0.0,
+        max_tokens=MAX_TOKENS,
+        max_retries=0,
+    )
+    kwargs = {"graph_unknown": [0.3], "seed": 5, "max_iterations": 2}
+    with ChatClient(config) as chat:
+        teacher = LLMTeacher(chat)
+        teacher.check()
+        served_summary, served = evaluate_planner(teacher.planner, suite, tasks, **kwargs)
+        assert chat.stats().http_requests > len(tasks)
+    local_summary, in_process = evaluate_planner(lambda t, s: local, suite, tasks, **kwargs)
+    assert served == in_process
+    # the student's own turns (accepted or rejected) are in what was compared
+    turns = [str(x) for r in served for x in (*r["rejected"], *r["transcript"][1:])]
+    assert turns and any('"plan"' in t or "plan" in t for t in turns)
+    assert served_summary == local_summary
+
+
+def test_a_failing_generation_is_a_500_and_not_a_crash():
+    from fastapi.testclient import TestClient
+
+    class Broken(StudentEngine):
+        def __init__(self):
+            pass
+
+        def complete(self, messages, **kwargs):
+            raise RuntimeError("out of memory")
+
+    app = create_app(engine=Broken(), config=ServeConfig(model_name=NAME))
+    with TestClient(app, raise_server_exceptions=False) as http:
+        answer = http.post("/v1/chat/completions", json=GOOD)
+        assert answer.status_code == 500
+        assert answer.json()["error"]["type"] == "server_error"
+        assert http.get("/health").status_code == 200
+
+
+def test_the_serve_command(monkeypatch, student_dir):
+    from prism import cli
+
+    calls = []
+    monkeypatch.setattr(
+        "prism.serving.app.serve", lambda model_dir, **kw: calls.append((model_dir, kw))
+    )
+    result = CliRunner().invoke(
+        cli.cli, ["serve", "--model", str(student_dir), "--port", "8123", "--name", "s"]
+    )
+    assert result.exit_code == 0, result.output
+    ((model_dir, kw),) = calls
+    assert model_dir == str(student_dir) and kw["host"] == "127.0.0.1" and kw["port"] == 8123
+    assert kw["config"] == ServeConfig(model_name="s")
+    assert CliRunner().invoke(cli.cli, ["serve", "--help"]).exit_code == 0
