@@ -305,5 +305,6 @@ def pretrain(
     }
     model = trainer.model
     model.eval()
+    model.config.use_cache = True  # generation wants its KV cache; training had it off
     metadata = {"name": "planner-base", "prompt_format": CompactFormat.name, "pretrained": True}
     return ModelBundle(model=model, tokenizer=tokenizer, metadata=metadata), metrics

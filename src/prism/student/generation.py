@@ -35,6 +35,7 @@ def generate_replies(
                 **batch,
                 max_new_tokens=max_new_tokens,
                 do_sample=False,
+                use_cache=True,  # a checkpoint saved by a Trainer may say use_cache: false
                 eos_token_id=tokenizer.eos_token_id,
                 pad_token_id=tokenizer.pad_token_id,
             )
