@@ -58,6 +58,9 @@ def main() -> None:
     print(f"student {args.student}: {n_params / 1e6:.2f}M parameters, prompt format {fmt.name}")
 
     samples = read_samples(args.data)
+    # Warm-up: the first forward passes of a process are slow (allocator, kernel selection).
+    score_samples(bundle.model, bundle.tokenizer, fmt, samples[:16], batch_size=args.batch)
+    score_samples(bundle.model, bundle.tokenizer, fmt, samples[:4], batch_size=1)
     timings = {}
     scores = {}
     for batch in (1, args.batch):

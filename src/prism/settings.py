@@ -4,14 +4,16 @@ import warnings
 
 from kedro.config import OmegaConfigLoader
 
-from prism.hooks import EndpointCredentialsHook
+from prism.hooks import EndpointCredentialsHook, WandbEpisodeHook
 from prism.pipelines.iterative import EpisodeCountHook
 
 # Kedro 1.7 calls omegaconf's deprecated register_new_resolver() on every run: not ours to fix,
 # and three screens of warnings bury what a run has to say.
 warnings.filterwarnings("ignore", message=r"register_new_resolver\(\) is deprecated")
 
-HOOKS = (EndpointCredentialsHook(), EpisodeCountHook())
+# WandbEpisodeHook: the iterative loop's wandb run (offline unless WANDB_MODE says otherwise; off
+# with training.report_to=none or WANDB_MODE=disabled).
+HOOKS = (EndpointCredentialsHook(), EpisodeCountHook(), WandbEpisodeHook())
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {

@@ -13,8 +13,11 @@ namespace ``iterative.episode_N`` and chained::
 Before the episodes: one node checks every parameter and input, one writes the initial dataset
 (``dataset_episode_0.json``, which is also episode 1's dataset), one prepares the student base
 all episodes share, and one scores the teacher on the eval tasks. After them one node ranks the
-episodes by ``objective`` and links ``best_model``. Every dataset is a catalog entry
-(``conf/base/catalog_iterative.yml``) under ``output_dir``.
+episodes by ``objective`` and links ``best_model``, and the last two report every episode:
+``episode_metrics`` (a table, one row per episode, also logged), ``metrics_plot`` (loss,
+accuracy and task success per episode, the teacher's too) and ``dataset_growth_plot``. Every
+dataset is a catalog entry (``conf/base/catalog_iterative.yml``) under ``output_dir``; wandb
+logging is a hook's (:class:`prism.hooks.WandbEpisodeHook`).
 """
 
 from __future__ import annotations
@@ -33,7 +36,9 @@ from prism.pipelines.iterative.nodes import (
     combine_datasets,
     episode_generation_config,
     episode_training_params,
+    log_episode_report,
     prepare_initial_dataset,
+    report_episodes,
     sample_generation_priors,
     select_best_episode,
     select_new_samples,
@@ -71,7 +76,12 @@ def create_pipeline(n_episodes: int) -> Pipeline:
     if isinstance(n_episodes, bool) or not isinstance(n_episodes, int) or n_episodes < 1:
         raise ValueError(f"n_episodes must be a positive integer, got {n_episodes!r}")
     return Pipeline(
-        [_setup(n_episodes), *(_episode(n) for n in range(1, n_episodes + 1)), _best(n_episodes)]
+        [
+            _setup(n_episodes),
+            *(_episode(n) for n in range(1, n_episodes + 1)),
+            _best(n_episodes),
+            _report(n_episodes),
+        ]
     )
 
 
@@ -191,6 +201,38 @@ def _best(n_episodes: int) -> Pipeline:
         ],
         namespace=NAMESPACE,
         inputs=reports,
+    )
+
+
+def _report(n_episodes: int) -> Pipeline:
+    """Tabulate and plot every episode's metrics and dataset size, after the best is picked,
+    and log the table.
+
+    The datasets are each episode's ``training_data`` and ``new_samples`` (the last episode's
+    ``next_training_data``, i.e. ``iterative.episode_{n+1}.training_data``, stays a free output
+    of the pipeline).
+    """
+    episodes = range(1, n_episodes + 1)
+    inputs = {
+        **{f"report_{n}": f"{episode_namespace(n)}.evaluation_metrics" for n in episodes},
+        **{f"dataset_{n}": f"{episode_namespace(n)}.training_data" for n in episodes},
+        **{f"new_samples_{n}": f"{episode_namespace(n)}.new_samples" for n in episodes},
+    }
+    return Pipeline(
+        [
+            Node(
+                _bind(report_episodes, n_episodes=n_episodes),
+                ["summary", *inputs],
+                ["episode_metrics", "metrics_plot", "dataset_growth_plot", "episode_report"],
+                name="report_episodes",
+            ),
+            # No outputs: runs every time, and so makes report_episodes run every time (its
+            # in-memory episode_report is needed), also when only_missing_outputs would skip
+            # it because the files of an earlier run exist.
+            Node(log_episode_report, "episode_report", None, name="log_episode_report"),
+        ],
+        namespace=NAMESPACE,
+        inputs=inputs,
     )
 
 
