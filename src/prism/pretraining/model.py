@@ -12,13 +12,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-import torch
-from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
-from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedModel, PreTrainedTokenizerFast
+from transformers import LlamaForCausalLM, PreTrainedModel, PreTrainedTokenizerFast
 
 from prism.pretraining.corpus import ProbeItem
 from prism.student.generation import generate_replies
-from prism.training.chat_template import BUILTIN_CHAT_TEMPLATE, END_OF_TURN, PAD, SPECIAL_TOKENS
+from prism.training.base_models import init_llama, train_bpe_tokenizer
+from prism.training.chat_template import SPECIAL_TOKENS
 
 #: Words, ``_word`` and ``_12`` name parts, single spaces, newlines and single punctuation marks.
 PIECES = r"_?[A-Za-z]+|_?[0-9]+| |\n|[^\sA-Za-z0-9_]|\s+"
@@ -49,54 +48,14 @@ class ModelSpec:
 
 
 def train_tokenizer(texts: Iterable[str], vocab_size: int, context: int) -> PreTrainedTokenizerFast:
-    """A byte-level BPE over :data:`PIECES` with the built-in chat template and special tokens."""
-    tokenizer = Tokenizer(models.BPE())
-    tokenizer.pre_tokenizer = pre_tokenizers.Sequence(
-        [
-            pre_tokenizers.Split(Regex(PIECES), behavior="isolated"),
-            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
-        ]
-    )
-    tokenizer.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=vocab_size,
-        special_tokens=list(SPECIAL_TOKENS),
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=False,
-    )
-    tokenizer.train_from_iterator(texts, trainer=trainer)
-    return PreTrainedTokenizerFast(
-        tokenizer_object=tokenizer,
-        pad_token=PAD,
-        eos_token=END_OF_TURN,
-        additional_special_tokens=[t for t in SPECIAL_TOKENS if t not in (PAD, END_OF_TURN)],
-        chat_template=BUILTIN_CHAT_TEMPLATE,
-        model_max_length=context,
-        clean_up_tokenization_spaces=False,
-    )
+    """The planner base's byte-level BPE over :data:`PIECES`, with the built-in chat template."""
+    return train_bpe_tokenizer(texts, vocab_size, context, PIECES)
 
 
 def init_model(spec: ModelSpec, tokenizer: PreTrainedTokenizerFast, seed: int) -> LlamaForCausalLM:
     """A randomly initialised base of ``spec`` for ``tokenizer`` (deterministic in ``seed``)."""
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=spec.hidden_size,
-        intermediate_size=spec.intermediate_size,
-        num_hidden_layers=spec.num_hidden_layers,
-        num_attention_heads=spec.num_attention_heads,
-        num_key_value_heads=spec.num_attention_heads,
-        max_position_embeddings=spec.max_position_embeddings,
-        pad_token_id=tokenizer.pad_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        bos_token_id=None,
-        tie_word_embeddings=True,
-    )
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        model = LlamaForCausalLM(config)
-    model.generation_config.eos_token_id = tokenizer.eos_token_id
-    model.generation_config.pad_token_id = tokenizer.pad_token_id
-    return model
+    fields = {k: v for k, v in vars(spec).items() if k != "vocab_size"}
+    return init_llama(tokenizer, **fields, seed=seed)
 
 
 def probe(

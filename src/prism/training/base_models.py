@@ -220,16 +220,24 @@ def train_builtin_tokenizer(
     Returns:
         A fast tokenizer with the built-in chat template and special tokens.
     """
+    return train_bpe_tokenizer(texts, spec.vocab_size, spec.max_position_embeddings, _PIECES)
+
+
+def train_bpe_tokenizer(
+    texts: Iterable[str], vocab_size: int, context: int, pieces: str
+) -> PreTrainedTokenizerFast:
+    """A byte-level BPE over the pre-tokenization regex ``pieces``, with the built-in chat
+    template and special tokens (shared by the built-in base and the planner base)."""
     tokenizer = Tokenizer(models.BPE())
     tokenizer.pre_tokenizer = pre_tokenizers.Sequence(
         [
-            pre_tokenizers.Split(Regex(_PIECES), behavior="isolated"),
+            pre_tokenizers.Split(Regex(pieces), behavior="isolated"),
             pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
         ]
     )
     tokenizer.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
-        vocab_size=spec.vocab_size,
+        vocab_size=vocab_size,
         special_tokens=list(SPECIAL_TOKENS),
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
@@ -241,9 +249,45 @@ def train_builtin_tokenizer(
         eos_token=END_OF_TURN,
         additional_special_tokens=[t for t in SPECIAL_TOKENS if t not in (PAD, END_OF_TURN)],
         chat_template=BUILTIN_CHAT_TEMPLATE,
-        model_max_length=spec.max_position_embeddings,
+        model_max_length=context,
         clean_up_tokenization_spaces=False,
     )
+
+
+def init_llama(
+    tokenizer: PreTrainedTokenizerBase,
+    *,
+    hidden_size: int,
+    intermediate_size: int,
+    num_hidden_layers: int,
+    num_attention_heads: int,
+    max_position_embeddings: int,
+    seed: int,
+) -> LlamaForCausalLM:
+    """A randomly initialised small Llama for ``tokenizer`` (deterministic in ``seed``).
+
+    Input and output embeddings share weights: at this size they would otherwise be most of the
+    parameters. No grouped-query attention.
+    """
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=hidden_size,
+        intermediate_size=intermediate_size,
+        num_hidden_layers=num_hidden_layers,
+        num_attention_heads=num_attention_heads,
+        num_key_value_heads=num_attention_heads,
+        max_position_embeddings=max_position_embeddings,
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        bos_token_id=None,
+        tie_word_embeddings=True,
+    )
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = LlamaForCausalLM(config)
+    model.generation_config.eos_token_id = tokenizer.eos_token_id
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    return model
 
 
 def build_builtin_base(texts: Iterable[str], spec: BuiltinModelSpec) -> StudentBase:
@@ -257,26 +301,15 @@ def build_builtin_base(texts: Iterable[str], spec: BuiltinModelSpec) -> StudentB
         A base holding the model and tokenizer in memory (``name_or_path == "builtin"``).
     """
     tokenizer = train_builtin_tokenizer(texts, spec)
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
+    model = init_llama(
+        tokenizer,
         hidden_size=spec.hidden_size,
         intermediate_size=spec.intermediate_size,
         num_hidden_layers=spec.num_hidden_layers,
         num_attention_heads=spec.num_attention_heads,
-        num_key_value_heads=spec.num_attention_heads,
         max_position_embeddings=spec.max_position_embeddings,
-        pad_token_id=tokenizer.pad_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        bos_token_id=None,
-        # Input and output embeddings share weights: at this size they would otherwise be
-        # most of the parameters.
-        tie_word_embeddings=True,
+        seed=spec.seed,
     )
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(spec.seed)
-        model = LlamaForCausalLM(config)
-    model.generation_config.eos_token_id = tokenizer.eos_token_id
-    model.generation_config.pad_token_id = tokenizer.pad_token_id
     n_params = sum(p.numel() for p in model.parameters())
     logger.info(
         "Built the built-in student base: %.2fM parameters, vocabulary %d",
