@@ -1,0 +1,83 @@
+"""The real ``kedro run --pipeline iterative`` killed with SIGKILL mid-episode, then run again."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.pipelines.iterative.conftest import EVAL_FILE, OUTPUT
+
+TINY = {
+    "n_episodes": 2,
+    "n_batch": 2,
+    "output_dir": OUTPUT,
+    "eval_task_file": EVAL_FILE,
+    "training.base_model": "builtin",
+    "training.report_to": "none",
+    "training.epochs": 1,
+    "training.warmup_steps": 0,
+    "training.per_device_train_batch_size": 8,
+    "training.builtin_model.vocab_size": 600,
+    "training.builtin_model.hidden_size": 64,
+    "training.builtin_model.intermediate_size": 128,
+    "training.builtin_model.num_hidden_layers": 2,
+    "training.builtin_model.num_attention_heads": 2,
+    "training.builtin_model.max_position_embeddings": 1024,
+    "evaluation.task_success.max_new_tokens": 8,
+    "generation.workers": 2,
+}
+COMMAND = [sys.executable, "-m", "kedro", "run", "--pipeline", "iterative", "--params"]
+ENV = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "1", "WANDB_MODE": "disabled"}
+
+
+def _ids(path: Path) -> list[str]:
+    return [s["id"] for s in json.loads(path.read_text())]
+
+
+@pytest.mark.slow
+def test_a_run_killed_in_episode_2_finishes_with_the_same_command(project: Path):
+    params = ",".join(f"{k}={v}" for k, v in TINY.items())
+    out = project / OUTPUT
+    process = subprocess.Popen(
+        [*COMMAND, params],
+        cwd=project,
+        env=ENV,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    # Episode 1 is done once its new samples are written; kill while episode 2 trains.
+    deadline = time.monotonic() + 240
+    while not (out / "new_samples_episode_1.json").exists() and time.monotonic() < deadline:
+        assert process.poll() is None, "the run ended before it could be killed"
+        time.sleep(0.05)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    assert not (out / "iterative_model_episode_2" / "prism_model.json").exists()
+    model_1 = (out / "iterative_model_episode_1" / "prism_model.json").stat().st_mtime_ns
+    new_1 = _ids(out / "new_samples_episode_1.json")
+
+    result = subprocess.run(
+        [*COMMAND, params],
+        cwd=project,
+        env=ENV,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert (out / "iterative_model_episode_1" / "prism_model.json").stat().st_mtime_ns == model_1
+    assert _ids(out / "new_samples_episode_1.json") == new_1
+    final = _ids(out / "dataset_episode_3.json")
+    assert len(final) == len(set(final))
+    assert final == _ids(out / "dataset_episode_2.json") + _ids(out / "new_samples_episode_2.json")
+    assert (out / "best_model").exists()
