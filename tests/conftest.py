@@ -148,3 +148,34 @@ def fresh_plugin_manager() -> Iterator[None]:
     manager.get_plugin_manager.cache_clear()
     yield
     manager.get_plugin_manager.cache_clear()
+
+
+# ---------------------------------------------------------------------- project copies
+REPO = Path(__file__).resolve().parents[1]
+
+
+def copy_project(
+    root: Path,
+    *,
+    initial_data: Path | None = None,
+    eval_file: str | None = None,
+    eval_graphs: int = 1,
+) -> Path:
+    """A runnable copy of the Kedro project at ``root`` (the package itself is installed).
+
+    Copies ``pyproject.toml`` and ``conf/base``, makes an empty ``conf/local`` and ``src/``; with
+    ``initial_data`` that file becomes ``data/01_raw/initial_dataset.json``, and with
+    ``eval_file`` the first ``eval_graphs`` graphs (3 tasks each) of the shipped eval task file are
+    written there.
+    """
+    (root / "src").mkdir(parents=True)
+    shutil.copy(REPO / "pyproject.toml", root)
+    shutil.copytree(REPO / "conf" / "base", root / "conf" / "base")
+    (root / "conf" / "local").mkdir()
+    (root / "data" / "01_raw").mkdir(parents=True)
+    if initial_data is not None:
+        shutil.copy(initial_data, root / "data/01_raw/initial_dataset.json")
+    if eval_file is not None:
+        suite = json.loads((REPO / "data/01_raw/eval_tasks_1.json").read_text())[:eval_graphs]
+        (root / eval_file).write_text(json.dumps(suite))
+    return root

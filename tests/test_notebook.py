@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import copy_project
 from tests.pipelines.iterative.conftest import EVAL_FILE, TINY_RUN
 from tests.training.conftest import CONVERSATIONS
 
@@ -67,15 +68,7 @@ def test_notebook_is_stored_clean_and_names_catalog_entries() -> None:
 @pytest.fixture
 def finished_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A project copy with a finished 2-episode tiny run in the default output_dir."""
-    root = tmp_path / "project"
-    (root / "src").mkdir(parents=True)
-    shutil.copy(REPO / "pyproject.toml", root)
-    shutil.copytree(REPO / "conf" / "base", root / "conf" / "base")
-    (root / "conf" / "local").mkdir()
-    (root / "data" / "01_raw").mkdir(parents=True)
-    shutil.copy(CONVERSATIONS, root / "data/01_raw/initial_dataset.json")
-    suite = json.loads((REPO / "data/01_raw/eval_tasks_1.json").read_text())[:1]  # 3 tasks
-    (root / EVAL_FILE).write_text(json.dumps(suite))
+    root = copy_project(tmp_path / "project", initial_data=CONVERSATIONS, eval_file=EVAL_FILE)
     monkeypatch.chdir(root)
     monkeypatch.setenv("KEDRO_DISABLE_TELEMETRY", "1")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")

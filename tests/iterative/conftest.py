@@ -7,12 +7,12 @@ three-task eval file (as ``eval_small.json`` and as the default ``eval_tasks_1.j
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import copy_project
 from tests.pipelines.iterative.conftest import EVAL_FILE, REPO
 from tests.training.conftest import CONVERSATIONS
 
@@ -23,17 +23,9 @@ SCRIPT = REPO / "src" / "prism" / "iterative" / "run_iterative_training.py"
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """The project copy; the working directory is its root."""
-    root = tmp_path / "project"
-    (root / "src").mkdir(parents=True)
-    shutil.copy(REPO / "pyproject.toml", root)
-    shutil.copytree(REPO / "conf" / "base", root / "conf" / "base")
-    (root / "conf" / "local").mkdir()
-    (root / "data" / "01_raw").mkdir(parents=True)
-    shutil.copy(CONVERSATIONS, root / "data/01_raw/initial_dataset.json")
-    suite = json.loads((REPO / "data/01_raw/eval_tasks_1.json").read_text())[:1]  # 3 tasks
-    (root / EVAL_FILE).write_text(json.dumps(suite))
+    root = copy_project(tmp_path / "project", initial_data=CONVERSATIONS, eval_file=EVAL_FILE)
     # The project's default eval file too: the seed's debugging form names none.
-    (root / "data/01_raw/eval_tasks_1.json").write_text(json.dumps(suite))
+    shutil.copy(root / EVAL_FILE, root / "data/01_raw/eval_tasks_1.json")
     monkeypatch.chdir(root)
     monkeypatch.setenv("KEDRO_DISABLE_TELEMETRY", "1")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")

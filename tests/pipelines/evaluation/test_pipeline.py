@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +12,7 @@ from kedro.framework.startup import bootstrap_project
 
 from prism.plugins import UnknownPluginError, hookimpl
 from prism.plugins.types import EvaluatorPlugin
+from tests.conftest import copy_project
 from tests.pipelines.training.test_pipeline import TINY_PARAMS
 from tests.training.conftest import CONVERSATIONS
 
@@ -25,15 +25,12 @@ FAST = {"task_success": {"max_new_tokens": 12}, "token_metrics": {"batch_size": 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A project copy with a tiny student trained on the fixture rollouts (once per module)."""
-    root = tmp_path_factory.mktemp("evaluate") / "project"
-    (root / "src").mkdir(parents=True)
-    shutil.copy(REPO / "pyproject.toml", root)
-    shutil.copytree(REPO / "conf" / "base", root / "conf" / "base")
-    (root / "conf" / "local").mkdir()
-    (root / "data" / "01_raw").mkdir(parents=True)
-    shutil.copy(CONVERSATIONS, root / "data/01_raw/initial_dataset.json")
-    suite = json.loads((REPO / "data/01_raw/eval_tasks_1.json").read_text())[:2]  # 6 tasks
-    (root / EVAL_FILE).write_text(json.dumps(suite))
+    root = copy_project(
+        tmp_path_factory.mktemp("evaluate") / "project",
+        initial_data=CONVERSATIONS,
+        eval_file=EVAL_FILE,
+        eval_graphs=2,  # 6 tasks
+    )
     run(root, "train", TINY_PARAMS)
     return root
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.conftest import copy_project
 from tests.pipelines.training.test_pipeline import TINY_PARAMS
 from tests.training.conftest import CONVERSATIONS
 
@@ -34,15 +33,7 @@ TINY_RUN: dict[str, Any] = {
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A copy of the project's configuration with the fixture rollouts as the initial data."""
-    root = tmp_path / "project"
-    (root / "src").mkdir(parents=True)
-    shutil.copy(REPO / "pyproject.toml", root)
-    shutil.copytree(REPO / "conf" / "base", root / "conf" / "base")
-    (root / "conf" / "local").mkdir()
-    (root / "data" / "01_raw").mkdir(parents=True)
-    shutil.copy(CONVERSATIONS, root / "data/01_raw/initial_dataset.json")
-    suite = json.loads((REPO / "data/01_raw/eval_tasks_1.json").read_text())[:1]  # 3 tasks
-    (root / EVAL_FILE).write_text(json.dumps(suite))
+    root = copy_project(tmp_path / "project", initial_data=CONVERSATIONS, eval_file=EVAL_FILE)
     monkeypatch.chdir(root)
     monkeypatch.setenv("KEDRO_DISABLE_TELEMETRY", "1")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +12,7 @@ from kedro.framework.startup import bootstrap_project
 
 from prism.pretraining.pretrain import PretrainConfigError
 from prism.student.prompt_format import format_of
+from tests.conftest import copy_project
 from tests.pretraining.test_pretrain import TINY
 
 REPO = Path(__file__).resolve().parents[3]
@@ -20,11 +20,7 @@ REPO = Path(__file__).resolve().parents[3]
 
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    root = tmp_path / "project"
-    (root / "src").mkdir(parents=True)
-    shutil.copy(REPO / "pyproject.toml", root)
-    shutil.copytree(REPO / "conf" / "base", root / "conf" / "base")
-    (root / "conf" / "local").mkdir()
+    root = copy_project(tmp_path / "project")
     monkeypatch.chdir(root)
     monkeypatch.setenv("KEDRO_DISABLE_TELEMETRY", "1")
     return root
