@@ -27,14 +27,15 @@ from transformers import (
     TrainerCallback,
     TrainingArguments,
 )
-from transformers.trainer_utils import get_last_checkpoint
 
 from prism.datasets.hf_model import ModelBundle
 from prism.pretraining.corpus import CorpusSpec, ProbeItem, corpus, probe_items
 from prism.pretraining.model import ModelSpec, init_model, probe, train_tokenizer
 from prism.student.prompt_format import CompactFormat
+from prism.training.checkpoints import last_complete_checkpoint
 from prism.training.collate import ConversationDataset, PaddingCollator
 from prism.training.masking import IGNORE_INDEX, EncodedConversation
+from prism.training.trainer import ResumableTrainer
 
 logger = logging.getLogger(__name__)
 
@@ -254,7 +255,7 @@ def pretrain(
         dataloader_num_workers=0,
     )
     callback = _ProbeCallback(items, config.probe_every)
-    trainer = Trainer(
+    trainer = ResumableTrainer(
         model=model,
         args=args,
         data_collator=PaddingCollator(tokenizer.pad_token_id),
@@ -265,7 +266,7 @@ def pretrain(
     callback.trainer = trainer
     if trainer.pop_callback(ProgressCallback) is not None:
         trainer.add_callback(ProgressBarCallback())
-    last = get_last_checkpoint(str(output_dir))
+    last = last_complete_checkpoint(output_dir)
     if last:
         logger.info("Resuming pretraining from %s", last)
     train_started = time.perf_counter()

@@ -60,6 +60,9 @@ class TrainConfig:
         nproc: data-parallel processes (``torchrun``: NCCL on GPUs, gloo on CPU); 1 trains in
             the calling process.
         logging_steps: log loss every this many optimizer steps.
+        checkpoint_every: write a resumable checkpoint every this many optimizer steps (0: none).
+            A training run killed and started again with the same samples and settings goes on
+            from its last checkpoint; the checkpoints are deleted once the model is trained.
         group_by_length: batch samples of similar length together to cut padding.
         builtin_model: size of the built-in base (``base_model: builtin`` only).
     """
@@ -87,6 +90,7 @@ class TrainConfig:
     seed: int = 42
     nproc: int = 1
     logging_steps: int = 1
+    checkpoint_every: int = 50
     group_by_length: bool = True
     builtin_model: BuiltinModelSpec = field(default_factory=BuiltinModelSpec)
 
@@ -136,12 +140,9 @@ class TrainConfig:
             self.learning_rate,
             "a number > 0, or null for the mode's default",
         )
-        _check(
-            _integer(self.warmup_steps) and self.warmup_steps >= 0,
-            "warmup_steps",
-            self.warmup_steps,
-            "an integer >= 0",
-        )
+        for name in ("warmup_steps", "checkpoint_every"):
+            value = getattr(self, name)
+            _check(_integer(value) and value >= 0, name, value, "an integer >= 0")
         _check(
             _number(self.weight_decay) and self.weight_decay >= 0,
             "weight_decay",

@@ -34,9 +34,16 @@ class DistributedTrainingError(RuntimeError):
 
 
 def launch(
-    samples: Sequence[dict[str, Any]], split: Split, base: StudentBase, config: TrainConfig
+    samples: Sequence[dict[str, Any]],
+    split: Split,
+    base: StudentBase,
+    config: TrainConfig,
+    checkpoint_dir: str | os.PathLike[str] | None = None,
 ) -> tuple[ModelBundle, dict[str, Any]]:
-    """Train with ``config.nproc`` processes and return rank 0's model and metrics."""
+    """Train with ``config.nproc`` processes and return rank 0's model and metrics.
+
+    ``checkpoint_dir``: the run's checkpoint folder, shared by the ranks (rank 0 writes it).
+    """
     with tempfile.TemporaryDirectory(prefix="prism-ddp-") as job_dir:
         job = Path(job_dir)
         name_or_path = base.name_or_path
@@ -51,6 +58,7 @@ def launch(
                     "split": split,
                     "base": {"name_or_path": name_or_path, "builtin_spec": base.builtin_spec},
                     "config": config.to_dict(),
+                    "checkpoint_dir": None if checkpoint_dir is None else str(checkpoint_dir),
                 }
             )
         )
@@ -98,7 +106,7 @@ def run_worker(job: Path) -> None:
     spec = json.loads((job / "job.json").read_text())
     config = TrainConfig.from_dict(spec["config"])
     base = StudentBase(**spec["base"])
-    bundle, metrics = fit(spec["samples"], spec["split"], base, config)
+    bundle, metrics = fit(spec["samples"], spec["split"], base, config, spec["checkpoint_dir"])
     if rank == 0:
         HFModelDataset(str(job / "out")).save(bundle)
         (job / "metrics.json").write_text(json.dumps(metrics))

@@ -12,10 +12,12 @@ The loss is computed on assistant turns only (:mod:`prism.training.masking`).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
 import os
+import shutil
 import tempfile
 import time
 from collections.abc import Sequence
@@ -31,6 +33,7 @@ from transformers import (
     Trainer,
     TrainerCallback,
     TrainingArguments,
+    set_seed,
 )
 
 from prism.datasets.hf_model import MODEL_MARKER, HFModelDataset, ModelBundle, StudentBaseDataset
@@ -46,11 +49,13 @@ from prism.training.base_models import (
     resolve_base_model,
 )
 from prism.training.chat_template import require_chat_template
+from prism.training.checkpoints import fingerprint, last_complete_checkpoint, remove_stale_runs
 from prism.training.collate import ConversationDataset, PaddingCollator, expected_padding_share
 from prism.training.config import TrainConfig
 from prism.training.errors import HardwareError, TrainConfigError
 from prism.training.masking import EncodedConversation, encode_conversation
 from prism.training.split import Split, split_ids
+from prism.training.trainer import ResumableTrainer
 
 __all__ = ["TrainConfig", "prepare_student_base", "train", "train_student"]
 
@@ -215,6 +220,7 @@ def _apply_finetune(model: PreTrainedModel, mode: str, config: TrainConfig) -> A
             f"modules of this architecture (Llama/Qwen use q_proj, k_proj, v_proj, o_proj, "
             f"gate_proj, up_proj, down_proj)"
         )
+    set_seed(config.seed)  # the adapters' random initialisation, as documented for ``seed``
     return get_peft_model(model, lora)
 
 
@@ -273,9 +279,23 @@ class StepLogCallback(TrainerCallback):
 
 # ---------------------------------------------------------------------- training
 def training_arguments(
-    config: TrainConfig, work_dir: str, has_val: bool, report_to: list[str], lr: float
+    config: TrainConfig,
+    work_dir: str,
+    has_val: bool,
+    report_to: list[str],
+    lr: float,
+    checkpoints: bool = False,
+    resuming: bool = False,
 ) -> TrainingArguments:
-    """transformers ``TrainingArguments`` for a config (no checkpoints: the catalog saves)."""
+    """transformers ``TrainingArguments`` for a config.
+
+    Args:
+        checkpoints: write a resumable checkpoint into ``work_dir`` every
+            ``config.checkpoint_every`` steps, keeping the last one only (the trained model itself
+            is saved by the catalog).
+        resuming: the run goes on from a checkpoint, whose log already holds the validation
+            loss before training.
+    """
     cuda = torch.cuda.is_available()
     return TrainingArguments(
         output_dir=work_dir,
@@ -291,8 +311,10 @@ def training_arguments(
         weight_decay=config.weight_decay,
         logging_steps=config.logging_steps,
         eval_strategy="epoch" if has_val else "no",
-        eval_on_start=has_val,
-        save_strategy="no",
+        eval_on_start=has_val and not resuming,
+        save_strategy="steps" if checkpoints else "no",
+        save_steps=config.checkpoint_every if checkpoints else None,
+        save_total_limit=1,
         report_to=report_to,
         seed=config.seed,
         data_seed=config.seed,
@@ -308,9 +330,17 @@ def training_arguments(
 
 
 def fit(
-    samples: Sequence[dict[str, Any]], split: Split, base: StudentBase, config: TrainConfig
+    samples: Sequence[dict[str, Any]],
+    split: Split,
+    base: StudentBase,
+    config: TrainConfig,
+    checkpoint_dir: str | os.PathLike[str] | None = None,
 ) -> tuple[ModelBundle, dict[str, Any]]:
     """Train in this process (one rank of a data-parallel job when launched by torchrun).
+
+    Args:
+        checkpoint_dir: this run's checkpoint folder (see :func:`train_student`); ``None``
+            trains without checkpoints.
 
     Returns:
         The trained model with its tokenizer, and the run's metrics (losses, counts, speed).
@@ -365,11 +395,26 @@ def fit(
     )
     train_data = ConversationDataset(train_examples)
     val_data = ConversationDataset(val_examples) if val_examples else None
-    with tempfile.TemporaryDirectory(prefix="prism-trainer-") as work_dir:
-        trainer = Trainer(
+    checkpoints = checkpoint_dir is not None and config.checkpoint_every > 0
+    work = (
+        contextlib.nullcontext(str(checkpoint_dir))
+        if checkpoints
+        else tempfile.TemporaryDirectory(prefix="prism-trainer-")
+    )
+    with work as work_dir:
+        last = last_complete_checkpoint(work_dir) if checkpoints else None
+        if last:
+            logger.info("Resuming the training of %s from %s", config.name, last)
+        trainer = ResumableTrainer(
             model=model,
             args=training_arguments(
-                config, work_dir, val_data is not None, configure_reporting(config.report_to), lr
+                config,
+                work_dir,
+                val_data is not None,
+                configure_reporting(config.report_to),
+                lr,
+                checkpoints=checkpoints,
+                resuming=last is not None,
             ),
             data_collator=PaddingCollator(tokenizer.pad_token_id),
             train_dataset=train_data,
@@ -380,7 +425,7 @@ def fit(
         if trainer.pop_callback(ProgressCallback) is not None:
             trainer.add_callback(ProgressBarCallback())
         started = time.perf_counter()
-        output = trainer.train()
+        output = trainer.train(resume_from_checkpoint=last)
         seconds = time.perf_counter() - started
     metrics = _metrics(trainer, train_data, val_data, seconds, output.global_step)
     metrics.update(
@@ -395,6 +440,7 @@ def fit(
         skipped=train_counts["skipped"] + val_counts["skipped"],
         base_model=base.name_or_path,
         world_size=trainer.args.world_size,
+        resumed_from_step=_checkpoint_step(last),
     )
     trained = trainer.model
     trained.eval()
@@ -441,7 +487,11 @@ def _metrics(
 
 
 def train_student(
-    samples: Sequence[dict[str, Any]], split: Split, base: StudentBase, config: TrainConfig
+    samples: Sequence[dict[str, Any]],
+    split: Split,
+    base: StudentBase,
+    config: TrainConfig,
+    checkpoint_root: str | os.PathLike[str] | None = None,
 ) -> tuple[ModelBundle, dict[str, Any]]:
     """Train the student, in this process or data-parallel over ``config.nproc`` processes.
 
@@ -450,15 +500,57 @@ def train_student(
         split: which ids train and which validate.
         base: where the student starts from.
         config: the training configuration.
+        checkpoint_root: where to keep resumable checkpoints (every ``config.checkpoint_every``
+            steps), in a folder named by :func:`training_fingerprint`: a run killed and started
+            again with the same samples, split, base and settings goes on from its last
+            checkpoint. The folder is deleted once the model is trained, and so are the folders
+            of other runs, which could never be resumed. ``None``: no checkpoints.
 
     Returns:
         The trained model bundle and the training metrics.
     """
+    checkpoint_dir = None
+    if checkpoint_root is not None and config.checkpoint_every > 0:
+        key = training_fingerprint(samples, split, base, config)
+        remove_stale_runs(checkpoint_root, keep=key)
+        checkpoint_dir = Path(checkpoint_root) / key
     if config.nproc > 1:
         from prism.training.distributed import launch
 
-        return launch(samples, split, base, config)
-    return fit(samples, split, base, config)
+        result = launch(samples, split, base, config, checkpoint_dir)
+    else:
+        result = fit(samples, split, base, config, checkpoint_dir)
+    if checkpoint_dir is not None:
+        shutil.rmtree(checkpoint_dir, ignore_errors=True)
+        with contextlib.suppress(OSError):  # left only when empty
+            checkpoint_dir.parent.rmdir()
+    return result
+
+
+#: Settings that change how a run is watched, not what it learns: a resumed run may differ.
+_UNLEARNT = ("name", "data", "report_to", "logging_steps", "checkpoint_every")
+
+
+def training_fingerprint(
+    samples: Sequence[dict[str, Any]], split: Split, base: StudentBase, config: TrainConfig
+) -> str:
+    """A hash of what decides a training run's result: its samples (content, in split order),
+    its base and every setting but the reporting ones."""
+    by_id = {s["id"]: s["conversations"] for s in samples}
+    settings = {k: v for k, v in config.to_dict().items() if k not in _UNLEARNT}
+    return fingerprint(
+        {
+            "train": [[i, by_id.get(i)] for i in split["train"]],
+            "val": [[i, by_id.get(i)] for i in split["val"]],
+            "base": base.name_or_path,
+            "builtin_spec": base.builtin_spec,
+            "config": settings,
+        }
+    )
+
+
+def _checkpoint_step(path: str | None) -> int | None:
+    return int(path.rsplit("-", 1)[1]) if path else None
 
 
 def train(config: TrainConfig, output_dir: str | os.PathLike[str]) -> Path:
@@ -480,7 +572,9 @@ def train(config: TrainConfig, output_dir: str | os.PathLike[str]) -> Path:
     base_store = StudentBaseDataset(str(Path(output_dir) / "student_base"), missing_ok=True)
     base = prepare_student_base(samples, base_store.load(), config)
     base_store.save(base)
-    bundle, _ = train_student(samples, split, base_store.load(), config)
     destination = Path(output_dir) / config.name
+    bundle, _ = train_student(
+        samples, split, base_store.load(), config, checkpoint_root=f"{destination}.checkpoints"
+    )
     HFModelDataset(str(destination)).save(bundle)
     return destination

@@ -1,4 +1,5 @@
-"""The real ``kedro run --pipeline iterative`` killed with SIGKILL mid-episode, then run again."""
+"""The real ``kedro run --pipeline iterative`` killed with SIGKILL while episode 2 trains, then run
+again: episode 1 is kept, episode 2's training goes on from its checkpoint."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ TINY = {
     "training.epochs": 1,
     "training.warmup_steps": 0,
     "training.per_device_train_batch_size": 8,
+    "training.checkpoint_every": 1,
     "training.builtin_model.vocab_size": 600,
     "training.builtin_model.hidden_size": 64,
     "training.builtin_model.intermediate_size": 128,
@@ -54,13 +56,17 @@ def test_a_run_killed_in_episode_2_finishes_with_the_same_command(project: Path)
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
-    # Episode 1 is done once its new samples are written; kill while episode 2 trains.
+    # Episode 1 is done once its new samples are written; kill while episode 2 trains, once
+    # its training has written a checkpoint.
+    checkpoints = out / "episode_2" / "checkpoints"
     deadline = time.monotonic() + 240
-    while not (out / "new_samples_episode_1.json").exists() and time.monotonic() < deadline:
+    while not list(checkpoints.glob("*/checkpoint-*/trainer_state.json")):
         assert process.poll() is None, "the run ended before it could be killed"
-        time.sleep(0.05)
+        assert time.monotonic() < deadline, "episode 2 wrote no checkpoint within 240 s"
+        time.sleep(0.02)
     os.killpg(process.pid, signal.SIGKILL)
     process.wait()
+    assert (out / "new_samples_episode_1.json").exists()
     assert not (out / "iterative_model_episode_2" / "prism_model.json").exists()
     model_1 = (out / "iterative_model_episode_1" / "prism_model.json").stat().st_mtime_ns
     new_1 = _ids(out / "new_samples_episode_1.json")
@@ -75,6 +81,8 @@ def test_a_run_killed_in_episode_2_finishes_with_the_same_command(project: Path)
         timeout=300,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "Resuming the training of" in result.stdout + result.stderr  # not from step 0
+    assert not checkpoints.exists(), "the checkpoints go once the model is saved"
     assert (out / "iterative_model_episode_1" / "prism_model.json").stat().st_mtime_ns == model_1
     assert _ids(out / "new_samples_episode_1.json") == new_1
     final = _ids(out / "dataset_episode_3.json")

@@ -132,6 +132,7 @@ def test_the_pipeline_has_one_namespace_per_episode():
         "iterative.episode_2.training_split",
         "iterative.student_base",
         "iterative.episode_2.training_params",
+        "iterative.episode_2.training_checkpoints",
     ]
     with pytest.raises(ValueError, match="n_episodes must be a positive integer"):
         create_pipeline(0)

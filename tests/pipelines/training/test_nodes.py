@@ -40,7 +40,12 @@ def test_split_reads_val_frac_and_seed_from_parameters() -> None:
 
 def test_every_input_and_output_is_a_catalog_name() -> None:
     pipeline = create_pipeline()
-    assert pipeline.inputs() == {"training_data", "student_base_cache", "params:training"}
+    assert pipeline.inputs() == {
+        "training_data",
+        "student_base_cache",
+        "params:training",
+        "training_checkpoints",
+    }
     assert pipeline.all_outputs() == {
         "training_samples",
         "training_split",
@@ -52,5 +57,10 @@ def test_every_input_and_output_is_a_catalog_name() -> None:
 
 def test_episodes_can_share_one_base() -> None:
     pipeline = create_pipeline(build_base=False)
-    assert pipeline.inputs() == {"training_data", "student_base", "params:training"}
+    assert pipeline.inputs() == {
+        "training_data",
+        "student_base",
+        "params:training",
+        "training_checkpoints",
+    }
     assert "prepare_student_base" not in {node.name for node in pipeline.nodes}

@@ -6,6 +6,7 @@ catalog entries and ``conf/base/parameters_training.yml`` supplies ``params:trai
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from prism.datasets.hf_model import ModelBundle
@@ -50,11 +51,21 @@ def prepare_base(
 
 
 def train(
-    samples: list[dict[str, Any]], split: Split, base: StudentBase, params: dict[str, Any]
+    samples: list[dict[str, Any]],
+    split: Split,
+    base: StudentBase,
+    params: dict[str, Any],
+    checkpoints: Path,
 ) -> tuple[ModelBundle, dict[str, Any]]:
     """Fine-tune the student on the training split, validating on the validation split.
+
+    Args:
+        checkpoints: the folder for resumable checkpoints (``checkpoint_every``); a run killed
+            during training and started again goes on from its last checkpoint.
 
     Returns:
         The trained student (model or adapter with its tokenizer) and the training metrics.
     """
-    return train_student(samples, split, base, TrainConfig.from_dict(params))
+    return train_student(
+        samples, split, base, TrainConfig.from_dict(params), checkpoint_root=checkpoints
+    )

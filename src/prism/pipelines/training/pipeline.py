@@ -35,7 +35,13 @@ def create_pipeline(build_base: bool = True) -> Pipeline:
         ),
         Node(
             train,
-            ["training_samples", "training_split", "student_base", "params:training"],
+            [
+                "training_samples",
+                "training_split",
+                "student_base",
+                "params:training",
+                "training_checkpoints",
+            ],
             ["student_model", "training_metrics"],
             name="train_student",
         ),

@@ -1,0 +1,67 @@
+"""Resumable training: where a run's Trainer checkpoints live and which one to resume from.
+
+A training run writes its checkpoints into a folder named after a fingerprint of everything
+that decides its result (the samples of both splits, the configuration, the base), so a run
+started again with the same inputs resumes, and a run with other inputs never resumes a
+stranger's state. The Trainer writes a checkpoint's ``trainer_state.json`` last: a folder
+without it is one a killed run was still writing, and is passed over.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
+
+logger = logging.getLogger(__name__)
+
+#: The file the Trainer writes last into a checkpoint.
+TRAINER_STATE = "trainer_state.json"
+
+_CHECKPOINT = re.compile(rf"^{PREFIX_CHECKPOINT_DIR}-(\d+)$")
+_FINGERPRINT = re.compile(r"^[0-9a-f]{16}$")
+
+
+def fingerprint(payload: Mapping[str, Any]) -> str:
+    """A short, stable hash of JSON-able data (sorted keys)."""
+    text = json.dumps(payload, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def last_complete_checkpoint(folder: str | Path) -> str | None:
+    """The newest ``checkpoint-N`` in ``folder`` that was written to the end, or ``None``."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return None
+    found: list[tuple[int, Path]] = []
+    for path in folder.iterdir():
+        match = _CHECKPOINT.match(path.name)
+        if match and path.is_dir():
+            found.append((int(match.group(1)), path))
+    for _, path in sorted(found, reverse=True):
+        if (path / TRAINER_STATE).is_file():
+            return str(path)
+        logger.warning("%s was not written to the end (a killed run?); passing it over", path)
+    return None
+
+
+def remove_stale_runs(root: str | Path, keep: str) -> None:
+    """Delete the checkpoint folders under ``root`` of other training runs than ``keep``.
+
+    Only folders named like a fingerprint are touched; they hold a run that was stopped and then
+    started with other data or settings, which can never be resumed.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        return
+    for path in root.iterdir():
+        if path.is_dir() and path.name != keep and _FINGERPRINT.match(path.name):
+            logger.info("Removing the checkpoints of an earlier, different training run: %s", path)
+            shutil.rmtree(path, ignore_errors=True)
