@@ -94,7 +94,8 @@ class WandbEpisodeHook:
       ``dataset/next_size``;
     * ``training/loss_first``, ``training/loss_last``, ``training/val_loss_before``,
       ``training/val_loss_after``, ``training/steps``, ``training/seconds``,
-      ``training/tokens_per_second`` from the episode's training;
+      ``training/tokens_per_second`` from the episode's training, and
+      ``training/loss_curve_episode_N``, a chart of its loss per optimizer step;
     * ``best/episode`` and ``best/value``: the best episode so far by ``objective``
       (``objective_type``), and its value;
 
@@ -109,7 +110,10 @@ class WandbEpisodeHook:
     (``WANDB_MODE=online`` uploads), and ``WANDB_PROJECT`` the project (``prism``). wandb writes under ``$WANDB_DIR/wandb`` (default
     ``./wandb``). When the hook is on, the episodes' training opens no wandb run of its own
     (its ``report_to`` becomes ``none``; the ``training/...`` values above stand for it):
-    transformers' Trainer would otherwise log its steps into this run.
+    transformers' Trainer would log its optimizer steps into this run as the run's step, which
+    would collide with the episodes (wandb drops values logged at an earlier step), and one run
+    per episode would scatter a loop over ``n_episodes + 1`` runs. The per-step losses are kept
+    in the loss-curve charts and in each episode's ``training_metrics.json``.
 
     Nothing here can stop the loop: wandb missing, failing to start or failing to log is a
     warning, and the loop runs on without wandb. Episodes a resumed run skips (finished
@@ -211,7 +215,7 @@ class WandbEpisodeHook:
         episode, step = int(match.group(1)), match.group(2)
         prefix = f"iterative.episode_{episode}."
         if step == "train_student":
-            values = _training_values(outputs.get(prefix + "training_metrics"))
+            values = _training_values(outputs.get(prefix + "training_metrics"), episode)
         elif step == "evaluate_student":
             values = {
                 "dataset/size": len(inputs[prefix + "training_data"]),
@@ -302,7 +306,7 @@ class WandbEpisodeHook:
             report = _load_saved(catalog, prefix + "evaluation_metrics")
             if report is None:
                 continue  # never evaluated: nothing to show
-            values = _training_values(_load_saved(catalog, prefix + "training_metrics"))
+            values = _training_values(_load_saved(catalog, prefix + "training_metrics"), earlier)
             samples = _load_saved(catalog, prefix + "training_data")
             if samples is not None:
                 values["dataset/size"] = len(samples)
@@ -340,7 +344,7 @@ class WandbEpisodeHook:
             logger.warning("wandb: could not finish the run: %s: %s", type(error).__name__, error)
 
 
-def _training_values(metrics: Mapping[str, Any] | None) -> dict[str, Any]:
+def _training_values(metrics: Mapping[str, Any] | None, episode: int) -> dict[str, Any]:
     names = {
         "train_loss_first": "training/loss_first",
         "train_loss_last": "training/loss_last",
@@ -351,7 +355,27 @@ def _training_values(metrics: Mapping[str, Any] | None) -> dict[str, Any]:
         "tokens_per_second": "training/tokens_per_second",
     }
     metrics = metrics or {}
-    return {key: metrics[name] for name, key in names.items() if _finite(metrics.get(name))}
+    values = {key: metrics[name] for name, key in names.items() if _finite(metrics.get(name))}
+    return {**values, **_loss_curve(metrics, episode)}
+
+
+def _loss_curve(metrics: Mapping[str, Any], episode: int) -> dict[str, Any]:
+    """``training/loss_curve_episode_N``: the episode's training loss per optimizer step, a
+    line chart (the run's step is the episode, so the steps within one are a table)."""
+    import wandb
+
+    losses = [float(v) for v in metrics.get("train_losses") or [] if _finite(v)]
+    if not losses:
+        return {}
+    steps = metrics.get("steps") if _finite(metrics.get("steps")) else len(losses)
+    rows = [[round((i + 1) * steps / len(losses)), loss] for i, loss in enumerate(losses)]
+    table = wandb.Table(columns=["step", "loss"], data=rows)
+    title = f"Training loss, episode {episode}"
+    return {
+        f"training/loss_curve_episode_{episode}": wandb.plot.line(
+            table, "step", "loss", title=title
+        )
+    }
 
 
 def _histograms(tables: Mapping[str, Any] | None) -> dict[str, Any]:

@@ -80,6 +80,8 @@ class _FakeWandb(SimpleNamespace):
     def __init__(self, fail: bool = False) -> None:
         super().__init__(runs=[], fail=fail)
         self.Histogram = lambda values, num_bins: ("histogram", list(values))
+        self.Table = lambda columns, data: ("table", list(columns), [list(r) for r in data])
+        self.plot = SimpleNamespace(line=lambda table, x, y, title: ("line", table, x, y, title))
 
     def init(self, **kwargs: Any) -> _FakeRun:
         if self.fail:
@@ -148,7 +150,13 @@ def _episode(hook: WandbEpisodeHook, catalog: _Catalog, n: int, accuracy: float)
     params = {**TRAINING, "name": f"loop_episode_{n}"}
     changed = hook.before_node_run(_node(f"{ns}.train_student"), {f"{ns}.training_params": params})
     assert changed == {f"{ns}.training_params": {**params, "report_to": "none"}}
-    metrics = {"train_loss_first": 3.0, "train_loss_last": 2.0, "steps": 4, "val_loss_after": None}
+    metrics = {
+        "train_loss_first": 3.0,
+        "train_loss_last": 2.0,
+        "train_losses": [3.0, 2.0],  # logged every other step
+        "steps": 4,
+        "val_loss_after": None,
+    }
     hook.after_node_run(
         _node(f"{ns}.train_student"), catalog, {}, {f"{ns}.training_metrics": metrics}
     )
@@ -216,6 +224,16 @@ def test_the_hook_logs_each_episode_at_its_step_offline_by_default(fake_wandb):
     assert first["eval/mean_accuracy"] == 0.6 and "eval/broken" not in first
     assert first["task/of_teacher"] == 0.25 and first["teacher/task_accuracy"] == 1.0
     assert first["training/loss_last"] == 2.0 and "training/val_loss_after" not in first
+    assert first["training/loss_curve_episode_1"] == (
+        "line",
+        ("table", ["step", "loss"], [[2, 3.0], [4, 2.0]]),
+        "step",
+        "loss",
+        "Training loss, episode 1",
+    )
+    assert (
+        "training/loss_curve_episode_1" not in second and "training/loss_curve_episode_2" in second
+    )
     assert first["samples/train/accuracy"] == ("histogram", [0.5, 0.75])
     assert first["samples/eval/loss"] == ("histogram", [3.0])
     assert "samples/eval/accuracy" not in first  # no finite value
@@ -377,7 +395,13 @@ def test_the_tiny_loop_logs_to_an_offline_wandb_run_and_writes_its_report(
     (run_dir,) = (wandb_dir / "wandb").glob("offline-run-*")
     (records,) = run_dir.glob("run-*.wandb")
     data = records.read_bytes()
-    for key in ("eval/mean_accuracy", "task/of_teacher", "samples/train/accuracy", "best/episode"):
+    for key in (
+        "eval/mean_accuracy",
+        "task/of_teacher",
+        "samples/train/accuracy",
+        "best/episode",
+        "training/loss_curve_episode_1",
+    ):
         assert key.encode() in data, key
     assert b"iterative_model" in data and SECRET.encode() not in data
     assert len(pd.read_csv(out / "iterative_metrics.csv")) == 1
