@@ -6,10 +6,15 @@ concurrent clients, and compares with in-process ``StudentPlanner.respond`` on t
 requests (same greedy replies, checked). The server serializes generation, so more clients
 raise throughput only by overlapping HTTP/JSON/tokenization with generation.
 
+With ``--eval-tasks FILE`` it then runs the closed loop on every task of an eval task file
+twice, in process and through the server as a SPINE client would (the LLM teacher backend
+pointed at the server's ``base_url``), on the same worlds (``--seed``, ``--graph-unknown``), and
+prints both task successes, their times and whether every task's result is identical.
+
 Run from the repository root::
 
     .venv/bin/python bench/serve.py [--model data/06_models/student] [--requests 24]
-        [--clients 1 4] [--max-tokens 256]
+        [--clients 1 4] [--max-tokens 256] [--eval-tasks data/01_raw/eval_tasks_1.json]
 """
 
 from __future__ import annotations
@@ -30,8 +35,13 @@ import openai
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
+from prism.endpoint import ChatClient, EndpointConfig  # noqa: E402
+from prism.evaluation.task_success import evaluate_planner  # noqa: E402
 from prism.formats.conversations import read_samples  # noqa: E402
+from prism.formats.eval_tasks import read_eval_suite  # noqa: E402
+from prism.pipelines.generation.nodes import eval_suite_tasks  # noqa: E402
 from prism.student.planner import StudentPlanner  # noqa: E402
+from prism.teachers.llm import LLMTeacher  # noqa: E402
 from prism.world.protocol import SYSTEM_PROMPT  # noqa: E402
 
 
@@ -84,6 +94,9 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=24)
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 4])
     parser.add_argument("--max-tokens", type=int, default=256)
+    parser.add_argument("--eval-tasks", help="also compare the closed loop on this task file")
+    parser.add_argument("--seed", type=int, default=42, help="hidden-node draws (generation.seed)")
+    parser.add_argument("--graph-unknown", type=float, nargs="+", default=[0.2, 0.3, 0.4, 0.5])
     args = parser.parse_args()
 
     requests = _requests(Path(args.conversations), args.requests)
@@ -170,9 +183,47 @@ def main() -> None:
                 f"{_stats([latency for latency, _ in answers], wall)}  same reply as "
                 f"in-process: {same}/{len(requests)}"
             )
+        if args.eval_tasks:
+            _compare_closed_loop(args, planner, f"http://127.0.0.1:{port}/v1", name)
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def _compare_closed_loop(
+    args: argparse.Namespace, planner: StudentPlanner, base_url: str, name: str
+) -> None:
+    """Every task of ``--eval-tasks`` in process and through the server, on the same worlds."""
+    suite = read_eval_suite(args.eval_tasks)
+    tasks = eval_suite_tasks(suite)
+    kwargs = {"graph_unknown": args.graph_unknown, "seed": args.seed}
+    start = time.perf_counter()
+    local_summary, local = evaluate_planner(lambda task, sim: planner, suite, tasks, **kwargs)
+    local_s = time.perf_counter() - start
+    config = EndpointConfig(
+        base_url=base_url,
+        model=name,
+        api_key="EMPTY",
+        temperature=0.0,
+        max_tokens=args.max_tokens,
+        max_retries=0,
+        timeout_s=600,
+    )
+    with ChatClient(config) as chat:
+        start = time.perf_counter()
+        served_summary, served = evaluate_planner(LLMTeacher(chat).planner, suite, tasks, **kwargs)
+        served_s = time.perf_counter() - start
+    same = sum(a == b for a, b in zip(local, served, strict=True))
+    print(f"closed loop on {args.eval_tasks} ({len(tasks)} tasks, seed {args.seed}):")
+    for label, summary, seconds in (
+        ("in-process", local_summary, local_s),
+        ("served    ", served_summary, served_s),
+    ):
+        print(
+            f"  {label}  task success {summary['task/accuracy']:.3f} of {summary['task/n']}, "
+            f"well-formed {summary['task/valid_rate']:.3f}, {seconds:.1f} s"
+        )
+    print(f"  identical per-task results (transcripts included): {same}/{len(tasks)}")
 
 
 if __name__ == "__main__":

@@ -67,10 +67,16 @@ def plugins(as_json: bool) -> None:
     "--model",
     "model_dir",
     required=True,
-    type=click.Path(exists=True, file_okay=False),
+    type=click.Path(),
     help="A saved student directory (e.g. data/06_models/student).",
 )
-@click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
+@click.option(
+    "--port",
+    default=8000,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Port to listen on (0: any free port, logged at startup).",
+)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
 @click.option("--name", default=None, help="Model id clients send (default: the folder name).")
 @click.option(
@@ -85,18 +91,44 @@ def plugins(as_json: bool) -> None:
     is_flag=True,
     help="Pass system messages to the student (default: drop them; it was trained without).",
 )
+@click.option(
+    "--strict-context",
+    is_flag=True,
+    help="Refuse prompt + max_tokens over the model's context with HTTP 400, as OpenAI does "
+    "(default: lower max_tokens to the room left).",
+)
 def serve(
-    model_dir: str, port: int, host: str, name: str | None, max_tokens_limit: int, keep_system: bool
+    model_dir: str,
+    port: int,
+    host: str,
+    name: str | None,
+    max_tokens_limit: int,
+    keep_system: bool,
+    strict_context: bool,
 ) -> None:
     """Serve a student as an OpenAI-compatible endpoint: POST /v1/chat/completions.
 
     Point the LLM teacher's endpoint at it (base_url: http://HOST:PORT/v1, model: NAME,
     api_key: EMPTY, temperature: 0) to use the student as a drop-in for the teacher.
+
+    A directory that is not a saved student, a LoRA adapter whose base model is not where its
+    adapter_config.json says, or a port in use fail at once with one message (exit code 1).
+    SIGINT (Ctrl+C) or SIGTERM stop the server gracefully (exit code 0).
     """
-    from prism.serving.app import ServeConfig
+    from prism.serving.app import ServeConfig, ServeError
     from prism.serving.app import serve as run_server
 
     config = ServeConfig(
-        model_name=name, max_tokens_limit=max_tokens_limit, keep_system=keep_system
+        model_name=name,
+        max_tokens_limit=max_tokens_limit,
+        keep_system=keep_system,
+        strict_context=strict_context,
     )
-    run_server(model_dir, host=host, port=port, config=config)
+    try:
+        run_server(model_dir, host=host, port=port, config=config)
+    except ServeError as error:
+        raise click.ClickException(str(error)) from None
+    except Exception as error:
+        if is_user_error(error) and not os.environ.get("PRISM_TRACEBACK"):
+            raise click.ClickException(f"{type(error).__name__}: {error}") from None
+        raise

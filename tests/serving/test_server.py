@@ -16,50 +16,18 @@ import pytest
 import uvicorn
 from click.testing import CliRunner
 
-from prism.datasets import HFModelDataset, ModelBundle
 from prism.endpoint import ChatClient, EndpointConfig
 from prism.evaluation.task_success import evaluate_planner
-from prism.formats.conversations import read_samples, to_chat_messages
 from prism.formats.eval_tasks import read_eval_suite
 from prism.pipelines.generation.nodes import eval_suite_tasks
-from prism.pretraining.model import ModelSpec, init_model, train_tokenizer
 from prism.serving import ServeConfig, StudentEngine, create_app
-from prism.student.planner import StudentPlanner
-from prism.student.prompt_format import CompactFormat
 from prism.teachers.llm import LLMTeacher
 from prism.world.protocol import SYSTEM_PROMPT
+from tests.serving.conftest import CONTEXT, MAX_TOKENS, save_lora_student
 
 ROOT = Path(__file__).resolve().parents[2]
-CONVERSATIONS = ROOT / "tests" / "training" / "fixtures" / "conversations.json"
 EVAL = ROOT / "data" / "01_raw" / "eval_tasks_1.json"
 NAME = "tiny-student"
-MAX_TOKENS = 12  # the untrained student never stops by itself: keep its turns short
-
-
-@pytest.fixture(scope="module")
-def samples() -> list[dict[str, Any]]:
-    return read_samples(CONVERSATIONS)
-
-
-@pytest.fixture(scope="module")
-def student_dir(tmp_path_factory, samples) -> Path:
-    """A tiny random-init compact-format student saved as a model directory."""
-    fmt = CompactFormat()
-    texts = [m["content"] for s in samples for m in fmt.encode(to_chat_messages(s))]
-    tokenizer = train_tokenizer(texts, 400, 1024)
-    spec = ModelSpec(
-        vocab_size=400,
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        max_position_embeddings=1024,
-    )
-    path = tmp_path_factory.mktemp("serving") / "student"
-    HFModelDataset(str(path)).save(
-        ModelBundle(init_model(spec, tokenizer, seed=0), tokenizer, {"prompt_format": "compact"})
-    )
-    return path
 
 
 def _free_port() -> int:
@@ -83,11 +51,6 @@ def server(student_dir):
     yield f"http://127.0.0.1:{port}/v1"
     uv.should_exit = True
     thread.join(timeout=10)
-
-
-@pytest.fixture(scope="module")
-def local(student_dir) -> StudentPlanner:
-    return StudentPlanner.from_pretrained(student_dir, max_new_tokens=MAX_TOKENS)
 
 
 @pytest.fixture()
@@ -297,3 +260,134 @@ def test_the_serve_command(monkeypatch, student_dir):
     assert model_dir == str(student_dir) and kw["host"] == "127.0.0.1" and kw["port"] == 8123
     assert kw["config"] == ServeConfig(model_name="s")
     assert CliRunner().invoke(cli.cli, ["serve", "--help"]).exit_code == 0
+
+
+# ------------------------------------------------------------------------- context length
+@pytest.fixture(scope="module")
+def counter(local) -> StudentEngine:
+    """Counts prompt tokens as the server does (same student, same format and template)."""
+    return StudentEngine(local)
+
+
+def _prompt_of(counter: StudentEngine, tokens: int) -> tuple[list[dict[str, str]], int]:
+    """A user message whose prompt is ``tokens`` long, or just under; and its exact length."""
+    words = "task: find the cabin"
+    while counter.prompt_tokens([{"role": "user", "content": words}]) <= tokens:
+        words += " near the barn"
+    while (n := counter.prompt_tokens([{"role": "user", "content": words}])) > tokens:
+        words = words[:-1]
+    return [{"role": "user", "content": words}], n
+
+
+def _context_error(excinfo: pytest.ExceptionInfo[openai.BadRequestError]) -> str:
+    error = excinfo.value
+    assert error.status_code == 400
+    assert error.code == "context_length_exceeded" and error.param == "messages"
+    assert error.type == "invalid_request_error"
+    return error.message
+
+
+def test_a_prompt_longer_than_the_context_is_context_length_exceeded(client, counter):
+    assert counter.context_length == CONTEXT
+    messages, prompt = _prompt_of(counter, CONTEXT + 40)
+    assert prompt > CONTEXT
+    with pytest.raises(openai.BadRequestError) as explicit:
+        client.chat.completions.create(model=NAME, messages=messages, max_tokens=4)
+    message = _context_error(explicit)
+    assert f"maximum context length is {CONTEXT} tokens" in message
+    assert f"your messages resulted in {prompt} tokens" in message
+    with pytest.raises(openai.BadRequestError) as default:  # no max_tokens: nothing to clip to
+        client.chat.completions.create(model=NAME, messages=messages)
+    message = _context_error(default)
+    assert f"maximum context length is {CONTEXT} tokens" in message
+    assert f"your messages resulted in {prompt} tokens" in message
+    again = client.chat.completions.create(model=NAME, messages=GOOD["messages"], max_tokens=4)
+    assert again.choices[0].message.content
+
+
+def test_max_tokens_past_the_context_is_lowered_to_the_room_left(client, counter):
+    """A SPINE client set up for a large teacher asks for more than the student's context."""
+    messages, prompt = _prompt_of(counter, CONTEXT - 20)
+    room = CONTEXT - prompt
+    assert 0 < room <= 20
+    fits = client.chat.completions.create(model=NAME, messages=messages, max_tokens=room)
+    assert fits.usage.prompt_tokens == prompt and fits.usage.completion_tokens <= room
+    for max_tokens in (room + 1, 64, None):  # None: the default cap, here the limit, 64
+        extra = {} if max_tokens is None else {"max_tokens": max_tokens}
+        clipped = client.chat.completions.create(model=NAME, messages=messages, **extra)
+        assert clipped.usage.prompt_tokens == prompt
+        assert clipped.usage.completion_tokens == room  # the untrained student never stops
+        assert clipped.usage.total_tokens == CONTEXT
+        assert clipped.choices[0].finish_reason == "length"
+        assert clipped.choices[0].message.content == fits.choices[0].message.content
+
+
+def test_a_strict_server_refuses_max_tokens_past_the_context_as_openai(student_dir, counter):
+    from fastapi.testclient import TestClient
+
+    messages, prompt = _prompt_of(counter, CONTEXT - 20)
+    room = CONTEXT - prompt
+    app = create_app(
+        student_dir, ServeConfig(model_name=NAME, max_tokens_limit=64, strict_context=True)
+    )
+    with TestClient(app) as http:
+
+        def ask(**extra: Any) -> Any:
+            body = {"model": NAME, "messages": messages, **extra}
+            return http.post("/v1/chat/completions", json=body)
+
+        refused = ask(max_tokens=room + 1)  # over by one token
+        assert refused.status_code == 400
+        error = refused.json()["error"]
+        assert error["code"] == "context_length_exceeded" and error["param"] == "messages"
+        assert (
+            f"you requested {CONTEXT + 1} tokens ({prompt} in the messages, {room + 1} in"
+            in (error["message"])
+        )
+        assert ask(max_tokens=room).status_code == 200  # exactly the room left is fine
+        default = ask()  # a cap the client did not ask for is still lowered to fit
+        assert default.status_code == 200, default.text
+        assert default.json()["usage"]["completion_tokens"] == room
+
+
+def test_a_request_without_max_tokens_gets_the_default_capped_at_the_limit(client):
+    # the server allows 64 new tokens; the default (256) must not turn every request into a 400
+    reply = client.chat.completions.create(model=NAME, messages=GOOD["messages"])
+    assert reply.usage.completion_tokens == 64 and reply.choices[0].finish_reason == "length"
+
+
+# -------------------------------------------------------------------------- LoRA students
+def test_a_lora_student_is_served_with_its_base(samples, tmp_path):
+    from fastapi.testclient import TestClient
+
+    from prism.student.planner import StudentPlanner
+
+    adapter = save_lora_student(samples, tmp_path / "lora_student", tmp_path / "student_base")
+    app = create_app(adapter, ServeConfig(max_tokens_limit=64))
+    assert app.state.model_name == "lora_student"
+    assert app.state.engine.context_length == CONTEXT  # read through the PeftModel
+    local = StudentPlanner.from_pretrained(adapter, max_new_tokens=MAX_TOKENS)
+    with TestClient(app) as http:
+        body = {"model": "lora_student", "messages": GOOD["messages"], "max_tokens": MAX_TOKENS}
+        answer = http.post("/v1/chat/completions", json=body)
+        assert answer.status_code == 200, answer.text
+        content = answer.json()["choices"][0]["message"]["content"]
+        assert content == local.respond([{"role": "user", "value": "task: hi"}])
+
+
+def test_a_lora_student_whose_base_moved_is_refused_before_loading(samples, tmp_path):
+    from prism.serving.app import ServeError, check_model_dir
+
+    run = tmp_path / "run"
+    adapter = save_lora_student(samples, run / "student", tmp_path / "elsewhere" / "student_base")
+    base = tmp_path / "elsewhere" / "student_base"
+    base.rename(run / "student_base")  # the base travelled with the run, the path did not
+    (run / "student_base" / "prism_base.json").write_text('{"name_or_path": null}')
+    with pytest.raises(ServeError) as refused:
+        create_app(adapter)
+    message = str(refused.value)
+    assert str(adapter) in message and repr(str(base)) in message
+    assert "adapter_config.json" in message and "does not exist" in message
+    assert f"a student base is at {(run / 'student_base').resolve()}" in message
+    with pytest.raises(ServeError, match="not a saved student"):
+        check_model_dir(run / "student_base")

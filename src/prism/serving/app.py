@@ -12,8 +12,8 @@ API (what an OpenAI client, :class:`prism.endpoint.ChatClient` and the LLM teach
       (and ``top_p``), reproducibly when the request carries a ``seed``. Set
       ``temperature: 0`` in the teacher's endpoint config to get the in-process student's turns.
     * ``max_tokens`` / ``max_completion_tokens``: cap on new tokens (default
-      ``ServeConfig.default_max_tokens``, the planner's 256); above
-      ``ServeConfig.max_tokens_limit`` is a 400.
+      ``ServeConfig.default_max_tokens``, the planner's 256, or ``max_tokens_limit`` if that is
+      lower); above ``ServeConfig.max_tokens_limit`` is a 400.
     * ``response_format``: ``{"type": "json_object"}`` or ``{"type": "text"}`` are accepted and
       change nothing: the reply is always SPINE JSON text (a compact-format student's plan is
       turned into a SPINE response by its prompt format), as valid as the student makes it.
@@ -23,6 +23,16 @@ API (what an OpenAI client, :class:`prism.endpoint.ChatClient` and the LLM teach
     System messages are **dropped** by default: the student was trained without the teacher's
     system prompt (the LLM teacher always sends it), so the served student sees what the
     in-process one sees. ``ServeConfig.keep_system`` passes them on instead.
+
+    **Context length** (the model's ``config.max_position_embeddings``): a prompt
+    (chat-templated, in the student's prompt format: what ``usage.prompt_tokens`` counts) that
+    leaves no room for one new token is a 400 with code ``context_length_exceeded`` and a
+    message giving the numbers, as OpenAI's. When the prompt plus ``max_tokens`` exceeds the
+    context, the cap is lowered to the room left (``finish_reason`` is then ``length`` if the
+    reply fills it): a SPINE client set up for a large teacher asks for ``max_tokens: 2048``,
+    the whole context of the small student, and must work with only its ``base_url`` changed.
+    ``ServeConfig.strict_context`` (``prism serve --strict-context``) refuses such a request
+    with the same 400 instead, as OpenAI does for an explicit ``max_tokens``.
 
     The answer has OpenAI's shape; ``usage`` counts, with the student's tokenizer, the tokens
     the model actually read (its chat-templated prompt in its own prompt format) and wrote
@@ -37,13 +47,23 @@ path, 405 for a wrong method, 500 (server still up) if generation itself fails.
 
 Generation is serialized: one model, one lock; the handlers wait for it in worker threads so
 ``/health`` and ``/v1/models`` answer while a reply is being generated.
+
+:func:`serve` (``prism serve``) checks before loading anything that the directory is a saved
+student and, for a LoRA adapter, that the base model its ``adapter_config.json`` names is
+there (:func:`check_model_dir`), then binds the port (in use: :class:`ServeError`), then loads
+the model. SIGINT or SIGTERM shut the server down gracefully and :func:`serve` returns
+normally (``prism serve`` exits 0).
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import math
+import os
+import signal
+import socket
 import threading
 import time
 import uuid
@@ -57,6 +77,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from prism.datasets.hf_model import BASE_MARKER, MODEL_MARKER
 from prism.student.planner import MAX_NEW_TOKENS, StudentPlanner
 
 logger = logging.getLogger(__name__)
@@ -71,15 +92,102 @@ class ServeConfig:
     Attributes:
         model_name: The id clients must send as ``model`` (default: the directory's name).
         max_tokens_limit: Largest ``max_tokens`` accepted (2048 = ``EndpointConfig``'s default,
-            so a teacher config pointed here works unchanged).
-        default_max_tokens: Cap when a request names none (the planner's 256).
+            so such a request is not refused for its size; prompt + ``max_tokens`` must still
+            fit the model's context, see the module docstring).
+        default_max_tokens: Cap when a request names none (the planner's 256; the limit if that
+            is lower).
         keep_system: Pass system messages to the student instead of dropping them.
+        strict_context: Refuse (400 ``context_length_exceeded``, as OpenAI does) a request whose
+            prompt plus explicit ``max_tokens`` exceeds the model's context. Off by default: the
+            cap is then lowered to the room left, so a SPINE client configured for a large
+            teacher (``max_tokens: 2048``, the whole context of the small student) works with
+            only its ``base_url`` changed.
     """
 
     model_name: str | None = None
     max_tokens_limit: int = 2048
     default_max_tokens: int = MAX_NEW_TOKENS
     keep_system: bool = False
+    strict_context: bool = False
+
+
+class ServeError(Exception):
+    """A student that cannot be served, or a port that cannot be used: the message says why."""
+
+
+ADAPTER_CONFIG = "adapter_config.json"
+
+
+def _looks_like_a_path(name: str) -> bool:
+    """Whether a ``base_model_name_or_path`` is a local path rather than a hub id (``org/name``)."""
+    return (
+        Path(name).is_absolute()
+        or name.startswith(("./", "../", "~"))
+        or "\\" in name
+        or name.count("/") > 1
+    )
+
+
+def check_model_dir(model_dir: str | Path) -> Path:
+    """Check, without loading anything, that ``model_dir`` is a student that can be loaded here.
+
+    A LoRA adapter must find its base: a local ``base_model_name_or_path`` (in
+    ``adapter_config.json``) that does not exist, typically because the run directory was
+    copied to another machine, is refused with what to do. A hub id is not checked here.
+
+    Raises:
+        ServeError: naming the directory (and the missing base) and the fix.
+    """
+    path = Path(model_dir)
+    if not path.exists():
+        raise ServeError(f"{path}: no such directory; --model must be a saved student directory")
+    if not path.is_dir():
+        raise ServeError(f"{path}: not a directory; --model must be a saved student directory")
+    marker = path / MODEL_MARKER
+    if not marker.is_file():
+        raise ServeError(
+            f"{path}: not a saved student (no {MODEL_MARKER} in it); point --model at a model "
+            "directory written by training, e.g. data/06_models/student or "
+            "output/iterative_training/best_model"
+        )
+    try:
+        metadata = json.loads(marker.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise ServeError(
+            f"{marker}: not valid JSON ({exc}); the model was not saved completely"
+        ) from None
+    adapter_config = path / ADAPTER_CONFIG
+    if not adapter_config.is_file():
+        if isinstance(metadata, dict) and metadata.get("adapter"):
+            raise ServeError(
+                f"{path}: {MODEL_MARKER} says this is a LoRA adapter but {ADAPTER_CONFIG} is "
+                "missing; the adapter was not copied completely"
+            )
+        return path
+    try:
+        base = json.loads(adapter_config.read_text(encoding="utf-8"))["base_model_name_or_path"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ServeError(
+            f"{adapter_config}: expected a JSON object with base_model_name_or_path ({exc!r})"
+        ) from None
+    if not isinstance(base, str) or not base:
+        raise ServeError(f"{adapter_config}: base_model_name_or_path is empty ({base!r})")
+    if _looks_like_a_path(base) and not Path(base).expanduser().exists():
+        hint = ""
+        candidates = [
+            path.resolve().parent / Path(base).name,
+            path.resolve().parent / "student_base",
+        ]
+        found = next((c for c in candidates if (c / BASE_MARKER).is_file()), None)
+        if found is not None:
+            hint = f" (a student base is at {found}: is it that one?)"
+        raise ServeError(
+            f"{path} is a LoRA adapter whose base model is missing: {ADAPTER_CONFIG} names "
+            f"base_model_name_or_path {base!r}, which does not exist on this machine (was the "
+            f"run directory moved?). Put the base model back at {base}, or set "
+            f"base_model_name_or_path in {adapter_config} to where it is now{hint}"
+        )
+    return path
 
 
 class RequestError(Exception):
@@ -124,21 +232,86 @@ class Completion:
     finish_reason: str
 
 
+class ContextLengthError(RequestError):
+    """The prompt and the completion asked for do not fit in the model's context (OpenAI's 400)."""
+
+    def __init__(self, context: int, prompt_tokens: int, max_tokens: int | None) -> None:
+        if max_tokens is None:
+            message = (
+                f"This model's maximum context length is {context} tokens. However, your "
+                f"messages resulted in {prompt_tokens} tokens, which leaves no room for a "
+                "completion. Please reduce the length of the messages."
+            )
+        else:
+            message = (
+                f"This model's maximum context length is {context} tokens. However, you "
+                f"requested {prompt_tokens + max_tokens} tokens ({prompt_tokens} in the "
+                f"messages, {max_tokens} in the completion). Please reduce the length of the "
+                "messages or completion."
+            )
+        super().__init__(message, param="messages", code="context_length_exceeded")
+
+
+def context_length(model: Any) -> int | None:
+    """The most tokens (prompt + reply) the model takes: ``config.max_position_embeddings``."""
+    config = getattr(model, "config", None)
+    for attribute in ("max_position_embeddings", "n_positions", "max_sequence_length"):
+        value = getattr(config, attribute, None)
+        if _is_int(value) and value > 0:
+            return value
+    return None
+
+
 class StudentEngine:
     """A loaded :class:`StudentPlanner` generating one reply at a time (thread-safe).
 
     Greedy replies are, token for token, what ``planner.respond(messages)`` returns: same
     prompt format, same chat template, same ``generate`` call for a batch of one.
+
+    Attributes:
+        context_length: the model's context (prompt + reply tokens), ``None`` if its config
+            does not say; requests that do not fit are refused (:class:`ContextLengthError`).
     """
 
     def __init__(self, planner: StudentPlanner) -> None:
         self.planner = planner
         self.lock = threading.Lock()
+        self.context_length = context_length(planner.model)
         planner.model.eval()
 
     @classmethod
     def from_pretrained(cls, model_dir: str | Path) -> StudentEngine:
         return cls(StudentPlanner.from_pretrained(model_dir))
+
+    def _tokenize(self, messages: list[dict[str, str]]) -> Any:
+        """The model's input for ``messages``: its format, its chat template, its tokenizer."""
+        tokenizer = self.planner.tokenizer
+        text = tokenizer.apply_chat_template(
+            self.planner.prompt_format.encode(messages), tokenize=False, add_generation_prompt=True
+        )
+        return tokenizer([text], return_tensors="pt", padding=True, add_special_tokens=False)
+
+    def prompt_tokens(self, messages: list[dict[str, str]]) -> int:
+        """How many tokens the model reads for ``messages`` (``usage.prompt_tokens``)."""
+        with self.lock:
+            return int(self._tokenize(messages)["input_ids"].shape[1])
+
+    def fit(self, prompt_tokens: int, max_tokens: int, *, clip: bool) -> int:
+        """The cap on new tokens for this prompt: ``max_tokens``, or the room left if ``clip``.
+
+        Raises:
+            ContextLengthError: prompt + ``max_tokens`` exceed the context (and not ``clip``),
+                or the prompt leaves no room for even one token.
+        """
+        context = self.context_length
+        if context is None or prompt_tokens + max_tokens <= context:
+            return max_tokens
+        room = context - prompt_tokens
+        if room < 1:
+            raise ContextLengthError(context, prompt_tokens, None if clip else max_tokens)
+        if not clip:
+            raise ContextLengthError(context, prompt_tokens, max_tokens)
+        return room
 
     def complete(
         self,
@@ -148,21 +321,27 @@ class StudentEngine:
         temperature: float = 0.0,
         top_p: float = 1.0,
         seed: int | None = None,
+        clip_to_context: bool = False,
     ) -> Completion:
+        """The student's reply to ``messages`` (SPINE form, ``role`` + ``content``).
+
+        Args:
+            max_tokens: cap on new tokens; a prompt + ``max_tokens`` over the context is a
+                :class:`ContextLengthError`, unless ``clip_to_context`` lowers the cap to the
+                room left.
+        """
         import torch
 
         planner = self.planner
         model, tokenizer, fmt = planner.model, planner.tokenizer, planner.prompt_format
-        encoded = fmt.encode(messages)
         sampling: dict[str, Any] = {"do_sample": False}
         if temperature > 0:
             sampling = {"do_sample": True, "temperature": float(temperature), "top_p": top_p}
         # The tokenizer is in the lock too: a fast tokenizer is not safe to share across threads.
         with self.lock, torch.no_grad():
-            text = tokenizer.apply_chat_template(
-                encoded, tokenize=False, add_generation_prompt=True
-            )
-            batch = tokenizer([text], return_tensors="pt", padding=True, add_special_tokens=False)
+            batch = self._tokenize(messages)
+            prompt_tokens = int(batch["input_ids"].shape[1])
+            max_tokens = self.fit(prompt_tokens, max_tokens, clip=clip_to_context)
             batch = batch.to(model.device)
             if temperature > 0 and seed is not None:
                 torch.manual_seed(seed)
@@ -174,7 +353,6 @@ class StudentEngine:
                 use_cache=True,  # as prism.student.generation: a Trainer may have saved it off
                 **sampling,
             )
-        prompt_tokens = int(batch["input_ids"].shape[1])
         new = output[0, prompt_tokens:].tolist()
         stopped = bool(new) and new[-1] == tokenizer.eos_token_id
         reply = tokenizer.decode(new, skip_special_tokens=True).strip()
@@ -292,8 +470,10 @@ def parse_request(body: Any, model_name: str, config: ServeConfig) -> dict[str, 
         "max_completion_tokens" if body.get("max_completion_tokens") is not None else "max_tokens"
     )
     max_tokens = body.get(param)
-    if max_tokens is None:
-        max_tokens = config.default_max_tokens
+    # a default cap is always lowered to fit; an explicit one unless the server is strict
+    clip_to_context = max_tokens is None or not config.strict_context
+    if max_tokens is None:  # never above the limit: a request naming no cap is always valid
+        max_tokens = min(config.default_max_tokens, config.max_tokens_limit)
     if not _is_int(max_tokens) or max_tokens < 1:
         raise RequestError(
             f"{param} must be a positive integer, got {max_tokens!r}",
@@ -324,6 +504,7 @@ def parse_request(body: Any, model_name: str, config: ServeConfig) -> dict[str, 
         "temperature": float(temperature),
         "top_p": float(top_p),
         "seed": seed,
+        "clip_to_context": clip_to_context,
     }
 
 
@@ -337,7 +518,8 @@ def create_app(
     """The FastAPI app serving the student saved in ``model_dir`` (loaded once, here).
 
     Args:
-        model_dir: a saved student (``StudentPlanner.from_pretrained`` reads it).
+        model_dir: a saved student (``StudentPlanner.from_pretrained`` reads it), checked
+            first by :func:`check_model_dir` (:class:`ServeError`).
         config: names, token limits, system messages (:class:`ServeConfig`).
         engine: an already loaded engine instead of ``model_dir`` (tests, benchmarks).
     """
@@ -345,8 +527,9 @@ def create_app(
     if engine is None:
         if model_dir is None:
             raise ValueError("create_app needs a model_dir or an engine")
-        engine = StudentEngine.from_pretrained(model_dir)
-    name = config.model_name or (Path(model_dir).resolve().name if model_dir else "student")
+        engine = StudentEngine.from_pretrained(check_model_dir(model_dir))
+    # abspath, not resolve: a link (output/iterative_training/best_model) keeps its own name
+    name = config.model_name or (Path(os.path.abspath(model_dir)).name if model_dir else "student")
     created = int(time.time())
     app = FastAPI(title="prism student", docs_url=None, redoc_url=None)
     app.state.engine, app.state.model_name, app.state.config = engine, name, config
@@ -445,6 +628,30 @@ def create_app(
     return app
 
 
+def bind(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host:port`` (as uvicorn binds it), or a :class:`ServeError` saying why not.
+
+    Bound before the model loads, so a port in use fails at once, and handed to uvicorn, so
+    nothing can take the port in between.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family=family)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            reason = (
+                "the port is already in use (another server, maybe an earlier `prism serve`, "
+                "listens there); stop it or choose another --port"
+            )
+        else:
+            reason = exc.strerror or str(exc)
+        raise ServeError(f"cannot listen on {host}:{port}: {reason}") from None
+    return sock
+
+
 def serve(
     model_dir: str | Path,
     *,
@@ -452,9 +659,55 @@ def serve(
     port: int = 8000,
     config: ServeConfig | None = None,
 ) -> None:
-    """Load the student and serve it until interrupted (``prism serve``)."""
+    """Load the student and serve it until SIGINT or SIGTERM (``prism serve``).
+
+    Checks the directory (:func:`check_model_dir`) and binds the port before loading the
+    model; either failing is a :class:`ServeError`. A signal shuts the server down gracefully
+    (requests in flight are answered) and this returns normally; port 0 picks a free port (the
+    log says which).
+    """
     import uvicorn
 
-    app = create_app(model_dir, config)
-    logger.info("serving %s as %r on http://%s:%d/v1", model_dir, app.state.model_name, host, port)
-    uvicorn.run(app, host=host, port=port, workers=1, log_level="info")
+    check_model_dir(model_dir)
+    sock = bind(host, port)
+    try:
+        app = create_app(model_dir, config)
+        server = uvicorn.Server(
+            uvicorn.Config(app, host=host, port=port, workers=1, log_level="info")
+        )
+        logger.info(
+            "serving %s as %r on http://%s:%d/v1",
+            model_dir,
+            app.state.model_name,
+            host,
+            sock.getsockname()[1],
+        )
+        _run_until_signal(server, sock)
+    finally:
+        sock.close()
+
+
+def _run_until_signal(server: Any, sock: socket.socket) -> None:
+    """``server.run``, where the signal that stops it ends the command normally (exit code 0).
+
+    After a graceful shutdown uvicorn re-raises the signal it caught to the handlers that were
+    there before it (the defaults: KeyboardInterrupt, or death by SIGTERM); the handlers set
+    here only note it.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        server.run(sockets=[sock])
+        return
+    caught: list[int] = []
+
+    def note(signum: int, _frame: Any) -> None:
+        caught.append(signum)
+
+    handled = (signal.SIGINT, signal.SIGTERM)
+    previous = {sig: signal.signal(sig, note) for sig in handled}
+    try:
+        server.run(sockets=[sock])
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if caught:
+        logger.info("stopped by %s", signal.Signals(caught[0]).name)
