@@ -84,7 +84,7 @@ def test_a_failing_generation_reaches_every_waiting_rollout():
         def __init__(self):
             pass
 
-        def respond_many(self, conversations):
+        def respond_each(self, conversations):
             raise RuntimeError("out of memory")
 
     with (

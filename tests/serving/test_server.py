@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,13 +18,16 @@ import pytest
 import uvicorn
 from click.testing import CliRunner
 
+from prism.datasets import HFModelDataset, ModelBundle
 from prism.endpoint import ChatClient, EndpointConfig
-from prism.evaluation.task_success import evaluate_planner
+from prism.evaluation.task_success import eval_sim, evaluate_planner
 from prism.formats.eval_tasks import read_eval_suite
 from prism.pipelines.generation.nodes import eval_suite_tasks
 from prism.serving import ServeConfig, StudentEngine, create_app
+from prism.student.generation import prompt_lengths
+from prism.student.planner import StudentPlanner
 from prism.teachers.llm import LLMTeacher
-from prism.world.protocol import SYSTEM_PROMPT
+from prism.world.protocol import SYSTEM_PROMPT, first_turn
 from tests.serving.conftest import CONTEXT, MAX_TOKENS, save_lora_student
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,10 +41,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(student_dir):
+@contextlib.contextmanager
+def _running(app: Any) -> Iterator[str]:
     """The real server (uvicorn, HTTP on a free local port) in a thread; yields its /v1 URL."""
-    app = create_app(student_dir, ServeConfig(model_name=NAME, max_tokens_limit=64))
     port = _free_port()
     uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=uv.run, daemon=True)
@@ -48,9 +52,19 @@ def server(student_dir):
     while not uv.started:
         assert thread.is_alive() and time.monotonic() < deadline, "server did not start"
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}/v1"
-    uv.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield f"http://127.0.0.1:{port}/v1"
+    finally:
+        uv.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def server(student_dir):
+    with _running(
+        create_app(student_dir, ServeConfig(model_name=NAME, max_tokens_limit=64))
+    ) as url:
+        yield url
 
 
 @pytest.fixture()
@@ -227,6 +241,52 @@ def test_the_llm_teacher_on_the_server_is_the_in_process_student(server, local, 
     assert served_summary == local_summary
 
 
+def test_the_drop_in_holds_where_conversations_outgrow_the_context(tmp_path):
+    """The shipped planner base (it writes real plans) with a context cut so that it fits only
+    some first turns, some with less room than a whole turn: served and in process, the same
+    turns are clipped and the same tasks end with ``context_length``, transcripts equal."""
+    suite = read_eval_suite(EVAL)
+    tasks = eval_suite_tasks(suite)
+    kwargs = {"graph_unknown": [0.3], "seed": 5, "max_iterations": 2}
+    base = StudentPlanner.from_pretrained(ROOT / "data" / "01_raw" / "planner_base")
+    scenes = [suite.scene_graph(g) for g in range(len(suite.graphs))]
+    firsts = [
+        base.prompt_format.encode([{"role": "user", "content": first_turn(t.task, sim.partial)}])
+        for i, t in enumerate(tasks)
+        for sim in [eval_sim(suite, i, kwargs["graph_unknown"], kwargs["seed"], scenes)]
+    ]
+    lengths = sorted(prompt_lengths(base.tokenizer, firsts))
+    base.model.config.max_position_embeddings = lengths[len(lengths) // 2] + MAX_TOKENS // 2
+    path = tmp_path / "short_context"
+    bundle = ModelBundle(base.model, base.tokenizer, {"prompt_format": base.prompt_format.name})
+    HFModelDataset(str(path)).save(bundle)
+    local = StudentPlanner.from_pretrained(path, max_new_tokens=MAX_TOKENS)
+    assert local.respond_each(firsts[:1])  # sanity: it loads and answers
+
+    in_process_summary, in_process = evaluate_planner(lambda t, s: local, suite, tasks, **kwargs)
+    with _running(create_app(path, ServeConfig(model_name=NAME))) as url:
+        config = EndpointConfig(
+            base_url=url,
+            model=NAME,
+            api_key="EMPTY",
+            temperature=0.0,
+            max_tokens=MAX_TOKENS,  # the in-process student's cap
+            max_retries=0,
+        )
+        with ChatClient(config) as chat:
+            served_summary, served = evaluate_planner(
+                LLMTeacher(chat).planner, suite, tasks, **kwargs
+            )
+
+    # Half the tasks cannot start; the others write a turn (cut by the room left or the cap,
+    # so rejected) and their retry, with its feedback, no longer fits.
+    assert all(r["reason"] == "context_length" for r in in_process)
+    written = [len(r["rejected"]) for r in in_process]
+    assert 0 in written and max(written) > 0, written
+    assert served == in_process
+    assert served_summary == in_process_summary
+
+
 def test_a_failing_generation_is_a_500_and_not_a_crash():
     from fastapi.testclient import TestClient
 
@@ -359,8 +419,6 @@ def test_a_request_without_max_tokens_gets_the_default_capped_at_the_limit(clien
 # -------------------------------------------------------------------------- LoRA students
 def test_a_lora_student_is_served_with_its_base(samples, tmp_path):
     from fastapi.testclient import TestClient
-
-    from prism.student.planner import StudentPlanner
 
     adapter = save_lora_student(samples, tmp_path / "lora_student", tmp_path / "student_base")
     app = create_app(adapter, ServeConfig(max_tokens_limit=64))

@@ -9,7 +9,14 @@ from collections.abc import Sequence
 import pytest
 
 from prism.world.protocol import PlannerTurn, parse_turn
-from prism.world.rollout import MAX_ATTEMPTS, MAX_ITERATIONS, Message, answer_matches, run_rollout
+from prism.world.rollout import (
+    MAX_ATTEMPTS,
+    MAX_ITERATIONS,
+    ContextLengthExceeded,
+    Message,
+    answer_matches,
+    run_rollout,
+)
 from prism.world.scene_graph import SceneGraph
 from prism.world.simulator import PartialObservationSim
 
@@ -100,6 +107,31 @@ def test_three_invalid_attempts_end_the_rollout(sim: PartialObservationSim) -> N
     # No invalid turn ever enters the training sample.
     assert [m["role"] for m in rollout.conversation] == ["user"]
     assert MAX_ATTEMPTS == 3
+
+
+class OutgrownPlanner(ScriptedPlanner):
+    """A scripted planner whose context holds ``limit`` messages."""
+
+    def __init__(self, limit: int, *texts: str) -> None:
+        super().__init__(*texts)
+        self.limit = limit
+
+    def respond(self, messages: Sequence[Message]) -> str:
+        if len(messages) > self.limit:
+            raise ContextLengthExceeded(f"{len(messages)} messages, room for {self.limit}")
+        return super().respond(messages)
+
+
+def test_a_conversation_that_outgrows_the_planner_ends_the_rollout_and_is_kept(
+    sim: PartialObservationSim,
+) -> None:
+    planner = OutgrownPlanner(2, turn("[map_region(road_1)]"))
+    rollout = run_rollout(planner, sim, TASK)
+
+    assert rollout.reason == "context_length" and not rollout.answered
+    assert rollout.iterations == 2
+    assert [m["role"] for m in rollout.conversation] == ["user", "assistant", "user"]
+    assert rollout.final_turn is not None and rollout.rejected == []
 
 
 @pytest.mark.parametrize("n_invalid", [1, 2])

@@ -651,10 +651,12 @@ def _client_error(exc: openai.APIStatusError, config: EndpointConfig, tag: str) 
         )
     else:
         hint = f"Check base_url {config.url}, the model name and the server's logs."
+    code = getattr(exc, "code", None)
     return EndpointError(
         f"{config.url}{tag} answered HTTP {status} for model {config.model!r}: "
         f"{_server_message(exc)}. {hint}",
         status_code=status,
+        code=code if isinstance(code, str) else None,
     )
 
 

@@ -12,8 +12,13 @@ class EndpointError(RuntimeError):
     Attributes:
         status_code: The HTTP status the server answered with, or ``None`` when there was no
             HTTP answer (configuration error, unreachable server, timeout, malformed reply).
+        code: The ``code`` of the server's OpenAI error object (e.g.
+            ``context_length_exceeded``), when it gave one.
     """
 
-    def __init__(self, message: str, *, status_code: int | None = None) -> None:
+    def __init__(
+        self, message: str, *, status_code: int | None = None, code: str | None = None
+    ) -> None:
         super().__init__(message)
         self.status_code = status_code
+        self.code = code

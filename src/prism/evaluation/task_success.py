@@ -66,7 +66,8 @@ def run_task(
 
     Returns:
         ``correct``, ``valid`` (the planner ended with a well-formed answer turn), ``reason``
-        (None, ``wrong_answer``, ``invalid_turn:<kind>``, ``max_iterations`` or
+        (None, ``wrong_answer``, ``invalid_turn:<kind>``, ``max_iterations``,
+        ``context_length`` (the conversation outgrew the planner's context) or
         ``planner_error: ...``), ``answer``, ``iterations`` and the ``transcript`` (valid turns)
         with the ``rejected`` attempts and their feedback.
     """

@@ -78,6 +78,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from prism.datasets.hf_model import BASE_MARKER, MODEL_MARKER
+from prism.student.generation import context_length
 from prism.student.planner import MAX_NEW_TOKENS, StudentPlanner
 
 logger = logging.getLogger(__name__)
@@ -250,16 +251,6 @@ class ContextLengthError(RequestError):
                 "messages or completion."
             )
         super().__init__(message, param="messages", code="context_length_exceeded")
-
-
-def context_length(model: Any) -> int | None:
-    """The most tokens (prompt + reply) the model takes: ``config.max_position_embeddings``."""
-    config = getattr(model, "config", None)
-    for attribute in ("max_position_embeddings", "n_positions", "max_sequence_length"):
-        value = getattr(config, attribute, None)
-        if _is_int(value) and value > 0:
-            return value
-    return None
 
 
 class StudentEngine:

@@ -77,10 +77,13 @@ class BatchingPlanner:
                 batch, self._queue = self._queue[: self.max_batch], self._queue[self.max_batch :]
             self.batches.append(len(batch))
             try:
-                replies = self.planner.respond_many([messages for messages, _ in batch])
+                replies = self.planner.respond_each([messages for messages, _ in batch])
             except Exception as error:  # every waiting rollout gets the error, none hangs
                 for _, future in batch:
                     future.set_exception(error)
                 continue
             for (_, future), reply in zip(batch, replies, strict=True):
-                future.set_result(reply)
+                if isinstance(reply, Exception):  # this conversation outgrew the context
+                    future.set_exception(reply)
+                else:
+                    future.set_result(reply)

@@ -1,11 +1,39 @@
-"""Batched greedy generation of the student's next turn."""
+"""Batched greedy generation of the student's next turn, within the model's context."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+
+def context_length(model: Any) -> int | None:
+    """The most tokens (prompt + reply) the model takes: ``config.max_position_embeddings``
+    (read through a peft wrapper), ``None`` when its config does not say."""
+    config = getattr(model, "config", None)
+    for attribute in ("max_position_embeddings", "n_positions", "max_sequence_length"):
+        value = getattr(config, attribute, None)
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            return value
+    return None
+
+
+def _prompt(tokenizer: PreTrainedTokenizerBase, conversation: Sequence[dict[str, str]]) -> str:
+    return tokenizer.apply_chat_template(
+        list(conversation), tokenize=False, add_generation_prompt=True
+    )
+
+
+def prompt_lengths(
+    tokenizer: PreTrainedTokenizerBase, conversations: Sequence[Sequence[dict[str, str]]]
+) -> list[int]:
+    """Tokens the model reads for each conversation (chat template and generation prompt)."""
+    return [
+        len(tokenizer(_prompt(tokenizer, c), add_special_tokens=False)["input_ids"])
+        for c in conversations
+    ]
 
 
 @torch.no_grad()
@@ -14,10 +42,22 @@ def generate_replies(
     tokenizer: PreTrainedTokenizerBase,
     conversations: Sequence[Sequence[dict[str, str]]],
     *,
-    max_new_tokens: int = 48,
+    max_new_tokens: int | Sequence[int] = 48,
     batch_size: int = 16,
 ) -> list[str]:
-    """Greedy next assistant turn for each conversation, batched with left padding."""
+    """Greedy next assistant turn for each conversation, batched with left padding.
+
+    Args:
+        max_new_tokens: one cap for all, or one per conversation. A batch generates up to its
+            largest cap and each reply is cut at its own: greedy decoding of one sequence does
+            not depend on the others, so this is what generating with that cap alone gives.
+    """
+    if isinstance(max_new_tokens, int):
+        caps = [max_new_tokens] * len(conversations)
+    else:
+        caps = [int(n) for n in max_new_tokens]
+        if len(caps) != len(conversations):
+            raise ValueError(f"{len(caps)} max_new_tokens for {len(conversations)} conversations")
     was_training = model.training
     model.eval()
     side = tokenizer.padding_side
@@ -25,22 +65,23 @@ def generate_replies(
     replies: list[str] = []
     try:
         for start in range(0, len(conversations), batch_size):
-            texts = [
-                tokenizer.apply_chat_template(list(c), tokenize=False, add_generation_prompt=True)
-                for c in conversations[start : start + batch_size]
-            ]
+            texts = [_prompt(tokenizer, c) for c in conversations[start : start + batch_size]]
+            limits = caps[start : start + batch_size]
             batch = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
             batch = batch.to(model.device)
             output = model.generate(
                 **batch,
-                max_new_tokens=max_new_tokens,
+                max_new_tokens=max(limits),
                 do_sample=False,
                 use_cache=True,  # a checkpoint saved by a Trainer may say use_cache: false
                 eos_token_id=tokenizer.eos_token_id,
                 pad_token_id=tokenizer.pad_token_id,
             )
             new = output[:, batch["input_ids"].shape[1] :]
-            replies += [t.strip() for t in tokenizer.batch_decode(new, skip_special_tokens=True)]
+            replies += [
+                tokenizer.decode(row[:limit], skip_special_tokens=True).strip()
+                for row, limit in zip(new, limits, strict=True)
+            ]
     finally:
         tokenizer.padding_side = side
         model.train(was_training)

@@ -6,9 +6,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from prism.student.generation import generate_replies
+from prism.student.generation import context_length, generate_replies, prompt_lengths
 from prism.student.prompt_format import PromptFormat, format_of
-from prism.world.rollout import Message
+from prism.world.rollout import ContextLengthExceeded, Message
 
 #: Longest turn the student may write; the oracle's longest plans are about 120 tokens.
 MAX_NEW_TOKENS = 256
@@ -47,11 +47,34 @@ class StudentPlanner:
         return cls(bundle.model, bundle.tokenizer, format_of(path), **kwargs)
 
     def respond(self, messages: Sequence[Message]) -> str:
-        """The student's next SPINE turn for a conversation of ``{"role", "value"}`` turns."""
+        """The student's next SPINE turn for a conversation of ``{"role", "value"}`` turns.
+
+        Raises:
+            ContextLengthExceeded: the conversation leaves no room in the model's context.
+        """
         return self.respond_many([messages])[0]
 
     def respond_many(self, conversations: Sequence[Sequence[Message]]) -> list[str]:
-        """Next turns for several conversations at once (one batched generation)."""
+        """Next turns for several conversations at once (one batched generation).
+
+        Raises:
+            ContextLengthExceeded: for the first conversation that does not fit.
+        """
+        replies = self.respond_each(conversations)
+        for reply in replies:
+            if isinstance(reply, ContextLengthExceeded):
+                raise reply
+        return replies  # type: ignore[return-value]
+
+    def respond_each(
+        self, conversations: Sequence[Sequence[Message]]
+    ) -> list[str | ContextLengthExceeded]:
+        """Next turns for several conversations at once, a conversation that does not fit the
+        model's context getting a :class:`ContextLengthExceeded` in its place.
+
+        A turn is at most ``max_new_tokens`` long, and never longer than the room its prompt
+        leaves in the context (as the server does, :mod:`prism.serving.app`).
+        """
         # Not formats.to_chat_messages: that validates training data, and a conversation here
         # may hold the student's own empty or garbage attempts (with their feedback).
         chats = [
@@ -59,10 +82,24 @@ class StudentPlanner:
             for c in conversations
         ]
         encoded = [self.prompt_format.encode(chat) for chat in chats]
+        out: list[str | ContextLengthExceeded] = [""] * len(chats)
+        caps = [self.max_new_tokens] * len(chats)
+        context = context_length(self.model)
+        if context is not None:
+            for i, tokens in enumerate(prompt_lengths(self.tokenizer, encoded)):
+                if tokens >= context:
+                    out[i] = ContextLengthExceeded(
+                        f"the conversation is {tokens} tokens in the student's prompt format, "
+                        f"and its context is {context}: no room for a reply"
+                    )
+                caps[i] = min(caps[i], context - tokens)
+        todo = [i for i, reply in enumerate(out) if not isinstance(reply, Exception)]
         replies = generate_replies(
-            self.model, self.tokenizer, encoded, max_new_tokens=self.max_new_tokens
+            self.model,
+            self.tokenizer,
+            [encoded[i] for i in todo],
+            max_new_tokens=[caps[i] for i in todo],
         )
-        return [
-            self.prompt_format.decode(reply, chat)
-            for reply, chat in zip(replies, chats, strict=True)
-        ]
+        for i, reply in zip(todo, replies, strict=True):
+            out[i] = self.prompt_format.decode(reply, chats[i])
+        return out

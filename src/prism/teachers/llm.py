@@ -12,11 +12,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from prism.endpoint import ChatClient
+from prism.endpoint import ChatClient, EndpointError
 from prism.scenes.base import Task
 from prism.world.protocol import SYSTEM_PROMPT
-from prism.world.rollout import Message
+from prism.world.rollout import ContextLengthExceeded, Message
 from prism.world.simulator import PartialObservationSim
+
+#: The ``code`` of OpenAI's (and compatible servers', ``prism serve`` included) error for a
+#: conversation that does not fit the model's context.
+CONTEXT_LENGTH_EXCEEDED = "context_length_exceeded"
 
 
 def chat_messages(system_prompt: str, messages: Sequence[Message]) -> list[dict[str, str]]:
@@ -53,7 +57,19 @@ class LLMPlanner:
     tag: str = ""
 
     def respond(self, messages: Sequence[Message]) -> str:
-        """The model's next turn (validated by the rollout loop)."""
+        """The model's next turn (validated by the rollout loop).
+
+        Raises:
+            ContextLengthExceeded: the endpoint answered ``context_length_exceeded`` (the
+                rollout then ends with the reason ``context_length``).
+            EndpointError: any other failure of the endpoint.
+        """
         chat = chat_messages(self.teacher.system_prompt, messages)
         turn = sum(m["role"] == "assistant" for m in messages) + 1
-        return self.teacher.client.complete(chat, request_tag=f"{self.tag} [turn {turn}]").text
+        try:
+            reply = self.teacher.client.complete(chat, request_tag=f"{self.tag} [turn {turn}]")
+        except EndpointError as error:
+            if error.code == CONTEXT_LENGTH_EXCEEDED:
+                raise ContextLengthExceeded(str(error)) from error
+            raise
+        return reply.text

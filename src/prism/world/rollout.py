@@ -17,6 +17,15 @@ Message = dict[str, str]
 """A chat message in the canonical training format: ``{"role": ..., "value": ...}``."""
 
 
+class ContextLengthExceeded(RuntimeError):
+    """The planner cannot read the conversation: it no longer fits the model's context.
+
+    A planner raises it instead of answering (the student in process, or an OpenAI-compatible
+    endpoint's ``context_length_exceeded`` error); the rollout then ends with the reason
+    ``context_length`` and keeps its conversation so far.
+    """
+
+
 class Planner(Protocol):
     """Anything that answers a conversation with a planner turn (a teacher, the student...)."""
 
@@ -66,8 +75,9 @@ def run_rollout(
     goes back with its feedback, up to ``max_attempts`` tries. A valid plan runs step by step
     until a step reveals something new (then the planner re-plans on the updates) or it answers.
 
-    ``reason`` is None for an answered rollout, else ``"invalid_turn:<kind>"`` or
-    ``"max_iterations"``.
+    ``reason`` is None for an answered rollout, else ``"invalid_turn:<kind>"``,
+    ``"max_iterations"`` or ``"context_length"`` (the planner raised
+    :class:`ContextLengthExceeded`: the conversation outgrew its context).
     """
     rollout = Rollout(task=task)
     rollout.conversation.append({"role": "user", "value": first_turn(task, sim.partial)})
@@ -98,7 +108,11 @@ def _valid_turn(
 ) -> PlannerTurn | None:
     retry: list[Message] = []
     for attempt in range(1, max_attempts + 1):
-        text = planner.respond([*rollout.conversation, *retry])
+        try:
+            text = planner.respond([*rollout.conversation, *retry])
+        except ContextLengthExceeded:
+            rollout.reason = "context_length"
+            return None
         try:
             return check_turn(text, sim.partial)
         except InvalidTurn as err:
