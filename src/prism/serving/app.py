@@ -280,7 +280,9 @@ class StudentEngine:
         text = tokenizer.apply_chat_template(
             self.planner.prompt_format.encode(messages), tokenize=False, add_generation_prompt=True
         )
-        return tokenizer([text], return_tensors="pt", padding=True, add_special_tokens=False)
+        return tokenizer(  # verbose=False: an overlong prompt is refused with a 400 instead
+            [text], return_tensors="pt", padding=True, add_special_tokens=False, verbose=False
+        )
 
     def prompt_tokens(self, messages: list[dict[str, str]]) -> int:
         """How many tokens the model reads for ``messages`` (``usage.prompt_tokens``)."""

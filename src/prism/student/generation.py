@@ -31,7 +31,8 @@ def prompt_lengths(
 ) -> list[int]:
     """Tokens the model reads for each conversation (chat template and generation prompt)."""
     return [
-        len(tokenizer(_prompt(tokenizer, c), add_special_tokens=False)["input_ids"])
+        # verbose=False: a prompt longer than the model's context is what is being checked for
+        len(tokenizer(_prompt(tokenizer, c), add_special_tokens=False, verbose=False)["input_ids"])
         for c in conversations
     ]
 
