@@ -83,3 +83,25 @@ def test_pretrained_base_is_saved_as_a_pointer(tmp_path) -> None:
     assert [p.name for p in (tmp_path / "base").iterdir()] == [BASE_MARKER]
     assert dataset.load().name_or_path == "meta-llama/Llama-3.2-3B-Instruct"
     assert MODEL_MARKER != BASE_MARKER
+
+
+def test_a_lora_student_whose_base_moved_is_one_clear_error(tiny_base_dir, tmp_path) -> None:
+    import shutil
+
+    from peft import LoraConfig, get_peft_model
+
+    base_dir = tmp_path / "student_base"
+    shutil.copytree(tiny_base_dir, base_dir)
+    base = StudentBaseDataset(str(base_dir)).load()
+    model = get_peft_model(
+        load_base_model(base), LoraConfig(r=2, target_modules=["q_proj"], task_type="CAUSAL_LM")
+    )
+    dataset = HFModelDataset(str(tmp_path / "run" / "student"))
+    dataset.save(ModelBundle(model, load_base_tokenizer(base), {"finetune": "lora"}))
+    assert dataset.load().metadata["adapter"]  # loads while the base is where it was
+
+    shutil.move(base_dir, tmp_path / "run" / "student_base")  # the run directory was reorganised
+    with pytest.raises(DatasetError, match="LoRA adapter whose base model is missing") as error:
+        dataset.load()
+    assert str(base_dir) in str(error.value)
+    assert "a student base is at" in str(error.value)  # the hint finds it next to the adapter

@@ -33,6 +33,62 @@ MODEL_MARKER = "prism_model.json"
 #: Marker of a student-base directory (built-in weights, or a pointer to a pretrained model).
 BASE_MARKER = "prism_base.json"
 
+#: Where peft keeps an adapter's settings, among them the base it was trained on.
+ADAPTER_CONFIG = "adapter_config.json"
+
+
+def _looks_like_a_path(name: str) -> bool:
+    """Whether a ``base_model_name_or_path`` is a local path rather than a hub id (``org/name``)."""
+    return (
+        Path(name).is_absolute()
+        or name.startswith(("./", "../", "~"))
+        or "\\" in name
+        or name.count("/") > 1
+    )
+
+
+def adapter_problem(path: Path, metadata: Any) -> str | None:
+    """What keeps the saved student in ``path`` from loading as a LoRA adapter, or ``None``.
+
+    Checked without loading anything: an adapter must have its ``adapter_config.json``, and a
+    local ``base_model_name_or_path`` in it (an absolute path on the machine it was trained on,
+    for a built-in or shipped base) must exist here, which it does not once a run directory is
+    copied elsewhere. A hub id is not checked.
+
+    Args:
+        metadata: the parsed ``prism_model.json``.
+    """
+    adapter_config = path / ADAPTER_CONFIG
+    if not adapter_config.is_file():
+        if isinstance(metadata, dict) and metadata.get("adapter"):
+            return (
+                f"{path}: {MODEL_MARKER} says this is a LoRA adapter but {ADAPTER_CONFIG} is "
+                "missing; the adapter was not copied completely"
+            )
+        return None
+    try:
+        base = json.loads(adapter_config.read_text(encoding="utf-8"))["base_model_name_or_path"]
+    except (ValueError, KeyError, TypeError) as exc:
+        return f"{adapter_config}: expected a JSON object with base_model_name_or_path ({exc!r})"
+    if not isinstance(base, str) or not base:
+        return f"{adapter_config}: base_model_name_or_path is empty ({base!r})"
+    if _looks_like_a_path(base) and not Path(base).expanduser().exists():
+        hint = ""
+        candidates = [
+            path.resolve().parent / Path(base).name,
+            path.resolve().parent / "student_base",
+        ]
+        found = next((c for c in candidates if (c / BASE_MARKER).is_file()), None)
+        if found is not None:
+            hint = f" (a student base is at {found}: is it that one?)"
+        return (
+            f"{path} is a LoRA adapter whose base model is missing: {ADAPTER_CONFIG} names "
+            f"base_model_name_or_path {base!r}, which does not exist on this machine (was the "
+            f"run directory moved?). Put the base model back at {base}, or set "
+            f"base_model_name_or_path in {adapter_config} to where it is now{hint}"
+        )
+    return None
+
 
 @dataclass
 class ModelBundle:
@@ -132,6 +188,9 @@ class HFModelDataset(AbstractDataset[ModelBundle, ModelBundle]):
                 "`kedro run --pipelines train` first."
             )
         metadata = json.loads((self._filepath / MODEL_MARKER).read_text())
+        problem = adapter_problem(self._filepath, metadata)
+        if problem:
+            raise DatasetError(problem)
         tokenizer = AutoTokenizer.from_pretrained(self._filepath)
         if metadata.get("adapter"):
             from peft import PeftConfig, PeftModel

@@ -77,7 +77,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from prism.datasets.hf_model import BASE_MARKER, MODEL_MARKER
+from prism.datasets.hf_model import MODEL_MARKER, adapter_problem
 from prism.student.generation import context_length
 from prism.student.planner import MAX_NEW_TOKENS, StudentPlanner
 
@@ -116,19 +116,6 @@ class ServeError(Exception):
     """A student that cannot be served, or a port that cannot be used: the message says why."""
 
 
-ADAPTER_CONFIG = "adapter_config.json"
-
-
-def _looks_like_a_path(name: str) -> bool:
-    """Whether a ``base_model_name_or_path`` is a local path rather than a hub id (``org/name``)."""
-    return (
-        Path(name).is_absolute()
-        or name.startswith(("./", "../", "~"))
-        or "\\" in name
-        or name.count("/") > 1
-    )
-
-
 def check_model_dir(model_dir: str | Path) -> Path:
     """Check, without loading anything, that ``model_dir`` is a student that can be loaded here.
 
@@ -157,37 +144,9 @@ def check_model_dir(model_dir: str | Path) -> Path:
         raise ServeError(
             f"{marker}: not valid JSON ({exc}); the model was not saved completely"
         ) from None
-    adapter_config = path / ADAPTER_CONFIG
-    if not adapter_config.is_file():
-        if isinstance(metadata, dict) and metadata.get("adapter"):
-            raise ServeError(
-                f"{path}: {MODEL_MARKER} says this is a LoRA adapter but {ADAPTER_CONFIG} is "
-                "missing; the adapter was not copied completely"
-            )
-        return path
-    try:
-        base = json.loads(adapter_config.read_text(encoding="utf-8"))["base_model_name_or_path"]
-    except (ValueError, KeyError, TypeError) as exc:
-        raise ServeError(
-            f"{adapter_config}: expected a JSON object with base_model_name_or_path ({exc!r})"
-        ) from None
-    if not isinstance(base, str) or not base:
-        raise ServeError(f"{adapter_config}: base_model_name_or_path is empty ({base!r})")
-    if _looks_like_a_path(base) and not Path(base).expanduser().exists():
-        hint = ""
-        candidates = [
-            path.resolve().parent / Path(base).name,
-            path.resolve().parent / "student_base",
-        ]
-        found = next((c for c in candidates if (c / BASE_MARKER).is_file()), None)
-        if found is not None:
-            hint = f" (a student base is at {found}: is it that one?)"
-        raise ServeError(
-            f"{path} is a LoRA adapter whose base model is missing: {ADAPTER_CONFIG} names "
-            f"base_model_name_or_path {base!r}, which does not exist on this machine (was the "
-            f"run directory moved?). Put the base model back at {base}, or set "
-            f"base_model_name_or_path in {adapter_config} to where it is now{hint}"
-        )
+    problem = adapter_problem(path, metadata)
+    if problem:
+        raise ServeError(problem)
     return path
 
 
