@@ -4,7 +4,7 @@ import warnings
 
 from kedro.config import OmegaConfigLoader
 
-from prism.hooks import EndpointCredentialsHook, WandbEpisodeHook
+from prism.hooks import EndpointCredentialsHook, TrainingCheckpointsHook, WandbEpisodeHook
 from prism.pipelines.iterative import EpisodeCountHook
 
 # Kedro 1.7 calls omegaconf's deprecated register_new_resolver() on every run: not ours to fix,
@@ -13,7 +13,12 @@ warnings.filterwarnings("ignore", message=r"register_new_resolver\(\) is depreca
 
 # WandbEpisodeHook: the iterative loop's wandb run (offline unless WANDB_MODE says otherwise; off
 # with training.report_to=none or WANDB_MODE=disabled).
-HOOKS = (EndpointCredentialsHook(), EpisodeCountHook(), WandbEpisodeHook())
+HOOKS = (
+    EndpointCredentialsHook(),
+    EpisodeCountHook(),
+    TrainingCheckpointsHook(),
+    WandbEpisodeHook(),
+)
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {

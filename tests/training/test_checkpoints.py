@@ -9,7 +9,11 @@ import pytest
 import torch
 from transformers import TrainerCallback
 
-from prism.training.checkpoints import last_complete_checkpoint, remove_stale_runs
+from prism.training.checkpoints import (
+    last_complete_checkpoint,
+    release_checkpoints,
+    remove_stale_runs,
+)
 from prism.training.split import split_ids
 from prism.training.train import train_student, training_fingerprint
 
@@ -75,7 +79,10 @@ def test_a_stopped_run_resumes_from_its_checkpoint_and_matches_an_uninterrupted_
     assert a.keys() == b.keys()
     for name in a:
         torch.testing.assert_close(b[name], a[name], rtol=1e-5, atol=1e-6, msg=name)
-    assert not root.exists(), "the checkpoints are deleted once the model is trained"
+    # Kept until the model is saved (a kill in between must still resume), then released.
+    assert last_complete_checkpoint(run_dir) == str(run_dir / "checkpoint-12")
+    release_checkpoints(root)
+    assert not root.exists()
 
 
 def test_other_settings_never_resume_a_strangers_checkpoint(samples, tiny_base, tmp_path):
@@ -115,3 +122,28 @@ def test_checkpoint_every_zero_writes_none(samples, tiny_base, tmp_path):
     split = split_ids([s["id"] for s in samples], config.val_frac, config.seed)
     train_student(samples, split, tiny_base, config, checkpoint_root=tmp_path / "c")
     assert not (tmp_path / "c").exists()
+
+
+def test_the_hook_releases_the_checkpoints_once_the_model_is_saved(tmp_path):
+    from types import SimpleNamespace
+
+    from kedro.io import DataCatalog
+
+    from prism.datasets import WorkDirDataset
+    from prism.hooks import TrainingCheckpointsHook
+
+    folder = tmp_path / "episode_2" / "checkpoints"
+    (folder / "0123456789abcdef" / "checkpoint-4").mkdir(parents=True)
+    name = "iterative.episode_2.training_checkpoints"
+    catalog = DataCatalog({name: WorkDirDataset(str(folder))})
+    hook = TrainingCheckpointsHook()
+    hook.after_catalog_created(catalog)
+    train = SimpleNamespace(name="iterative.episode_2.train_student", inputs=["x", name])
+
+    hook.after_dataset_saved("iterative.episode_2.training_metrics", train)
+    hook.after_dataset_saved(
+        "iterative.episode_2.student_model", SimpleNamespace(name="other", inputs=[name])
+    )
+    assert folder.exists(), "only the train node's saved model releases them"
+    hook.after_dataset_saved("iterative.episode_2.student_model", train)
+    assert not folder.exists()

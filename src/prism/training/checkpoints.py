@@ -4,11 +4,13 @@ A training run writes its checkpoints into a folder named after a fingerprint of
 that decides its result (the samples of both splits, the configuration, the base), so a run
 started again with the same inputs resumes, and a run with other inputs never resumes a
 stranger's state. The Trainer writes a checkpoint's ``trainer_state.json`` last: a folder
-without it is one a killed run was still writing, and is passed over.
+without it is one a killed run was still writing, and is passed over. The checkpoints are
+deleted only once the trained model has been saved (:func:`release_checkpoints`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -65,3 +67,19 @@ def remove_stale_runs(root: str | Path, keep: str) -> None:
         if path.is_dir() and path.name != keep and _FINGERPRINT.match(path.name):
             logger.info("Removing the checkpoints of an earlier, different training run: %s", path)
             shutil.rmtree(path, ignore_errors=True)
+
+
+def release_checkpoints(root: str | Path) -> None:
+    """Delete every training run's checkpoints under ``root``, and ``root`` once empty.
+
+    Called once the trained model is on disk (:class:`prism.hooks.TrainingCheckpointsHook`, or
+    the Python API after saving): until then a killed run must be able to resume them.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        return
+    for path in root.iterdir():
+        if path.is_dir() and _FINGERPRINT.match(path.name):
+            shutil.rmtree(path, ignore_errors=True)
+    with contextlib.suppress(OSError):  # left when something else is in it
+        root.rmdir()

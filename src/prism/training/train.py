@@ -17,7 +17,6 @@ import json
 import logging
 import math
 import os
-import shutil
 import tempfile
 import time
 from collections.abc import Sequence
@@ -49,7 +48,12 @@ from prism.training.base_models import (
     resolve_base_model,
 )
 from prism.training.chat_template import require_chat_template
-from prism.training.checkpoints import fingerprint, last_complete_checkpoint, remove_stale_runs
+from prism.training.checkpoints import (
+    fingerprint,
+    last_complete_checkpoint,
+    release_checkpoints,
+    remove_stale_runs,
+)
 from prism.training.collate import ConversationDataset, PaddingCollator, expected_padding_share
 from prism.training.config import TrainConfig
 from prism.training.errors import HardwareError, TrainConfigError
@@ -503,8 +507,10 @@ def train_student(
         checkpoint_root: where to keep resumable checkpoints (every ``config.checkpoint_every``
             steps), in a folder named by :func:`training_fingerprint`: a run killed and started
             again with the same samples, split, base and settings goes on from its last
-            checkpoint. The folder is deleted once the model is trained, and so are the folders
-            of other runs, which could never be resumed. ``None``: no checkpoints.
+            checkpoint. The folders of other runs, which could never be resumed, are deleted
+            when training starts; this run's stay until the caller has saved the model and
+            calls :func:`~prism.training.checkpoints.release_checkpoints` (in a Kedro run,
+            :class:`prism.hooks.TrainingCheckpointsHook`). ``None``: no checkpoints.
 
     Returns:
         The trained model bundle and the training metrics.
@@ -520,10 +526,6 @@ def train_student(
         result = launch(samples, split, base, config, checkpoint_dir)
     else:
         result = fit(samples, split, base, config, checkpoint_dir)
-    if checkpoint_dir is not None:
-        shutil.rmtree(checkpoint_dir, ignore_errors=True)
-        with contextlib.suppress(OSError):  # left only when empty
-            checkpoint_dir.parent.rmdir()
     return result
 
 
@@ -573,8 +575,8 @@ def train(config: TrainConfig, output_dir: str | os.PathLike[str]) -> Path:
     base = prepare_student_base(samples, base_store.load(), config)
     base_store.save(base)
     destination = Path(output_dir) / config.name
-    bundle, _ = train_student(
-        samples, split, base_store.load(), config, checkpoint_root=f"{destination}.checkpoints"
-    )
+    checkpoints = Path(f"{destination}.checkpoints")
+    bundle, _ = train_student(samples, split, base_store.load(), config, checkpoints)
     HFModelDataset(str(destination)).save(bundle)
+    release_checkpoints(checkpoints)
     return destination
