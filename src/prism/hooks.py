@@ -163,6 +163,7 @@ class WandbEpisodeHook:
 
     def _reset(self) -> None:
         self.logged: dict[int, dict[str, Any]] = {}
+        self._evaluated: set[int] = set()  # episodes whose evaluation this run has logged
         self.config: dict[str, Any] | None = None
         self.run: Any = None
         self._iterative = False
@@ -255,6 +256,7 @@ class WandbEpisodeHook:
             }
         elif step == "summarize_evaluation":
             values = self._metric_values(episode, outputs.get(prefix + "evaluation_metrics"))
+            self._evaluated.add(episode)
         elif step == "combine_datasets":
             values = {
                 "dataset/new_samples": len(inputs[prefix + "new_samples"]),
@@ -262,7 +264,9 @@ class WandbEpisodeHook:
             }
         else:
             return
-        self._backfill(catalog, episode)
+        # A run resumed after an episode's evaluation first meets that episode here: log what
+        # it saved before the step's own values, at the same step.
+        self._backfill(catalog, episode + 1 if step == "combine_datasets" else episode)
         self._log(episode, values)
 
     def _start(self, catalog: Any, outputs: dict[str, Any]) -> None:
@@ -329,10 +333,10 @@ class WandbEpisodeHook:
         return metrics
 
     def _backfill(self, catalog: Any, episode: int) -> None:
-        """Log the episodes before ``episode`` that this run has not logged (a resumed run
-        skips the finished ones) from their saved outputs."""
+        """Log the episodes before ``episode`` whose evaluation this run has not logged (a
+        resumed run skips the finished ones) from their saved outputs."""
         for earlier in range(1, episode):
-            if earlier in self.logged:
+            if earlier in self._evaluated:
                 continue
             prefix = f"iterative.episode_{earlier}."
             report = _load_saved(catalog, prefix + "evaluation_metrics")
@@ -349,6 +353,7 @@ class WandbEpisodeHook:
                 values["dataset/new_samples"] = len(new)
                 if samples is not None:
                     values["dataset/next_size"] = len(samples) + len(new)
+            self._evaluated.add(earlier)
             self._log(earlier, values)
 
     def _log(self, episode: int, values: dict[str, Any]) -> None:

@@ -272,6 +272,40 @@ def test_a_resumed_run_logs_the_episodes_it_skips_from_their_saved_outputs(fake_
     assert hook.logged[2]["best/episode"] == 2
 
 
+def test_a_run_resumed_during_generation_logs_that_episodes_evaluation_first(fake_wandb):
+    """Killed in episode 2's generation: the rerun starts at episode 2's combine step."""
+    saved = {
+        f"iterative.episode_{n}.{name}": value
+        for n, accuracy in ((1, 0.6), (2, 0.7))
+        for name, value in (
+            ("evaluation_metrics", _report(accuracy)),
+            ("training_metrics", {"train_loss_last": 1.5}),
+            ("training_data", [{}] * (10 + n)),
+            ("evaluation_tables", TABLES),
+        )
+    }
+    saved["iterative.episode_1.new_samples"] = [{}]
+    hook, catalog = WandbEpisodeHook(), _Catalog(saved)
+    _start(hook, catalog)
+    ns = "iterative.episode_2"
+    hook.after_node_run(
+        _node(f"{ns}.combine_datasets"),
+        catalog,
+        {f"{ns}.new_samples": [{}, {}]},
+        {"iterative.episode_3.training_data": [{}] * 14},
+    )
+    _episode(hook, catalog, 3, accuracy=0.5)
+    hook.after_pipeline_run(catalog)
+
+    (run,) = fake_wandb.runs  # the fake refuses a step that goes back
+    assert (
+        hook.logged[2]["eval/mean_accuracy"] == 0.7 and hook.logged[2]["training/loss_last"] == 1.5
+    )
+    assert hook.logged[2]["dataset/new_samples"] == 2 and hook.logged[2]["dataset/next_size"] == 14
+    assert hook.logged[2]["best/episode"] == 2 and hook.logged[3]["best/episode"] == 2
+    assert sorted({step for step, _ in run.logs}) == [1, 2, 3]
+
+
 @pytest.mark.parametrize(
     ("training", "mode"),
     [({"report_to": "none"}, None), ({"report_to": "tensorboard"}, None), (TRAINING, "disabled")],
