@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from kedro.io import DatasetError
 
+from prism.endpoint import EndpointError
 from prism.pipelines.iterative import IterativeConfigError
 from prism.plugins import SamplerPlugin, UnknownPluginError, hookimpl
 from prism.sampling.samplers import sample_loss_weighted
@@ -182,6 +183,30 @@ def test_bad_input_stops_before_anything_is_written(
         run_iterative(**overrides)
     assert _untouched(project, before)
     assert not (project / "data/02_intermediate").exists()
+
+
+def test_an_unreachable_teacher_stops_before_anything_is_written(
+    project, run_iterative, monkeypatch
+):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    before = _earlier_run(project)
+    endpoint = {"base_url": "http://127.0.0.1:9/v1", "max_retries": 0, "timeout_s": 5}
+    with pytest.raises(EndpointError, match=r"cannot reach http://127\.0\.0\.1:9/v1"):
+        run_iterative(generation={"workers": 2, "teacher": {"kind": "llm", "endpoint": endpoint}})
+    assert _untouched(project, before)  # no run record: the corrected command may start afresh
+
+
+def test_how_an_endpoint_is_reached_is_not_part_of_the_run():
+    from prism.pipelines.iterative.nodes import _what_generation_makes
+
+    def generation(**endpoint):
+        teacher = {"kind": "llm", "endpoint": {"model": "gpt-4o", "temperature": 0.2, **endpoint}}
+        return {"workers": 8, "seed": 1, "teacher": teacher}
+
+    reached = _what_generation_makes(generation(base_url="http://a/v1", timeout_s=60))
+    assert reached == _what_generation_makes(generation(base_url="http://b/v1", max_retries=9))
+    assert reached != _what_generation_makes(generation(model="gpt-4o-mini"))
+    assert "workers" not in reached and reached["teacher"]["endpoint"]["temperature"] == 0.2
 
 
 @pytest.mark.slow

@@ -62,6 +62,14 @@ def build_teacher(
     return LLMTeacher(_client(component, cache, credentials))
 
 
+def check_endpoints(config: GenerationConfig, credentials: Mapping[str, Any]) -> None:
+    """Fail now, with the endpoint's own message, if the scene generator or the teacher is an
+    endpoint that cannot be used (missing key, unreachable server, unknown model); the local
+    ones have nothing to check."""
+    build_scene_generator(config.scene_generator, None, credentials).check()
+    build_teacher(config.teacher, config, None, credentials).check()
+
+
 def _client(
     component: ComponentConfig, cache: JsonStore | None, credentials: Mapping[str, Any]
 ) -> ChatClient:

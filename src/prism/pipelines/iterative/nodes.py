@@ -28,7 +28,7 @@ from prism.formats.conversations import dedupe, prior_prompt
 from prism.formats.eval_tasks import EvalSuite
 from prism.pipelines.evaluation.nodes import EvaluationConfig, check_evaluation_inputs
 from prism.pipelines.generation.config import GenerationConfig
-from prism.pipelines.generation.nodes import derive_seed
+from prism.pipelines.generation.nodes import check_endpoints, derive_seed
 from prism.pipelines.iterative.config import (
     BUILTIN_EVALUATORS,
     METRIC_SAMPLERS,
@@ -57,15 +57,18 @@ def check_iterative_inputs(
     held_out_data: Sequence[Mapping[str, Any]] | None,
     eval_tasks: EvalSuite,
     run_record: JsonStore,
+    credentials: Mapping[str, Any],
     built_episodes: int,
 ) -> tuple[IterativeConfig, EvaluationConfig, dict[str, Any]]:
     """Check every parameter and input file before anything is written.
 
     Every other node of the loop depends on this one. Besides the values themselves it checks
     that the sampler and evaluators are installed, that some evaluator reports ``objective``,
-    and that ``output_dir`` holds no run made with other parameters (a run may be continued,
-    e.g. with more episodes, but never overwritten by a different one). Last, it records this
-    run's parameters in ``<output_dir>/iterative_run.json``.
+    that an endpoint teacher or scene generator answers, and that ``output_dir`` holds no run
+    made with other parameters (a run may be continued, e.g. with more episodes, but never
+    overwritten by a different one; how an endpoint is reached, its ``base_url``, key and
+    timeouts, may change). Last, it records this run's parameters in
+    ``<output_dir>/iterative_run.json``.
 
     Args:
         params: the ``iterative`` parameters.
@@ -75,6 +78,7 @@ def check_iterative_inputs(
         held_out_data: the loaded ``held_out_data`` file, ``None`` when not given.
         eval_tasks: the loaded eval task file.
         run_record: the output directory as a record store.
+        credentials: Kedro credentials (``conf/local/credentials.yml``) for endpoints.
         built_episodes: the number of episodes the pipeline was built with.
 
     Returns:
@@ -98,7 +102,8 @@ def check_iterative_inputs(
     base_model = str(training_params.get("base_model", ""))
     if base_model.lower() != BUILTIN:
         resolve_base_model(base_model)  # a missing shipped base or a bad path fails now
-    config.generation_config(generation, episode=1)  # raises naming the generation parameter
+    # raises naming the generation parameter
+    first_generation = config.generation_config(generation, episode=1)
 
     evaluation_params = {**dict(evaluation), "skip_eval_tasks": config.skip_eval_tasks}
     evaluation_config = check_evaluation_inputs(
@@ -129,7 +134,7 @@ def check_iterative_inputs(
             "initial_samples": _ids_hash(samples),
             "held_out_samples": _ids_hash(held_out_data or []),
             "eval_tasks": len(eval_tasks.tasks),
-            "generation": {k: v for k, v in generation.items() if k != "workers"},
+            "generation": _what_generation_makes(generation),
             "evaluation": evaluation_params,
         },
     )
@@ -141,6 +146,7 @@ def check_iterative_inputs(
             f"({'; '.join(changes[:8]) or 'unknown differences'}); continue it with the same "
             "parameters (n_episodes and the objective may change), or pass another output_dir"
         )
+    check_endpoints(first_generation, credentials)  # EndpointError says what to fix
     run_record.put(
         RUN_RECORD_KEY,
         {
@@ -159,6 +165,35 @@ def check_iterative_inputs(
         config.output_dir,
     )
     return config, evaluation_config, training_params
+
+
+#: Endpoint settings that decide how a server is reached, not what it answers: a run may be
+#: continued with them changed (a corrected ``base_url``, a new key, a longer timeout).
+CONNECTION_SETTINGS = frozenset(
+    {
+        "base_url",
+        "credentials",
+        "api_key_env",
+        "timeout_s",
+        "max_retries",
+        "backoff_s",
+        "max_backoff_s",
+        "max_concurrency",
+    }
+)
+
+
+def _what_generation_makes(generation: Mapping[str, Any]) -> dict[str, Any]:
+    """The generation parameters without those that cannot change the data: ``workers`` and
+    the endpoints' connection settings."""
+
+    def strip(value: Any, key: str = "") -> Any:
+        if isinstance(value, Mapping):
+            drop = CONNECTION_SETTINGS if key == "endpoint" else frozenset()
+            return {k: strip(v, k) for k, v in value.items() if k not in drop}
+        return value
+
+    return {k: strip(v, k) for k, v in generation.items() if k != "workers"}
 
 
 def _closed_loop_generation(config: IterativeConfig, generation: Mapping[str, Any]) -> dict:

@@ -101,6 +101,7 @@ def _setup(n_episodes: int) -> Pipeline:
                     "held_out_data",
                     "eval_tasks",
                     "run_record",
+                    CREDENTIALS_DATASET,
                 ],
                 ["config", "evaluation_config", "training_params"],
                 name="check_iterative_inputs",
