@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from prism.iterative import IterativeTrainingPipeline
-from prism.iterative.run_iterative_training import build_parser, main
+from prism.iterative.run_iterative_training import build_parser, main, pipeline_from_args
 from prism.pipelines.iterative import IterativeConfig, IterativeConfigError
 from prism.training.train import TrainConfig
 from tests.iterative.conftest import SCRIPT
@@ -79,11 +79,11 @@ def test_defaults_are_the_pipelines():
         "min_regions",
         "max_regions",
     )
+    # The command line has no values of its own: a flag left out is None, and not passed.
     args = build_parser().parse_args([])
-    for name, default in loop.items():
-        if hasattr(args, name) and getattr(args, name) is not None:
-            expected = ",".join(map(str, default)) if name == "graph_unknown" else default
-            assert getattr(args, name) == expected, name
+    flags = [name for name in (*loop, *TrainConfig.__dataclass_fields__) if hasattr(args, name)]
+    assert {"n_episodes", "n_batch", "skip_eval_tasks", "graph_unknown", "epochs"} <= set(flags)
+    assert all(getattr(args, name) is None for name in flags), vars(args)
 
 
 def test_train_config_and_paths_become_the_pipelines_runtime_params(project, monkeypatch):
@@ -126,6 +126,79 @@ def test_train_config_and_paths_become_the_pipelines_runtime_params(project, mon
     assert params["output_dir"] == "data/sub/out"
     assert params["graph_unknown"] == [0.2, 0.3, 0.4, 0.5] and "eval_task_file" not in params
     assert "training" not in params and "name" not in params  # the project's training
+
+
+def test_command_line_passes_only_the_flags_given(project):
+    """A run of the seed's command line names only what the user gave: the rest is the project's."""
+    paths = ["--initial_data", "data/01_raw/initial_dataset.json", "--output_dir", "output/cli"]
+    args = build_parser().parse_args(paths)
+    assert pipeline_from_args(args).runtime_params() == {
+        "initial_data": "data/01_raw/initial_dataset.json",
+        "output_dir": "output/cli",
+    }
+    given = [*paths, "--n_batch", "7", "--skip_eval_tasks", "--epochs", "1", "--lora_alpha", "8"]
+    params = pipeline_from_args(build_parser().parse_args(given)).runtime_params()
+    assert params == {
+        "initial_data": "data/01_raw/initial_dataset.json",
+        "output_dir": "output/cli",
+        "n_batch": 7,
+        "skip_eval_tasks": True,
+        "epochs": 1,
+        "training": {"lora_alpha": 8},
+    }
+
+
+def test_command_line_defaults_are_the_projects_configuration(project, monkeypatch, capsys):
+    """A flag left out takes the project's value (conf/base, conf/local over it), a flag given
+    wins, and --help shows the project's values."""
+    from kedro.framework.session import KedroSession
+
+    base = project / "conf/base/parameters_iterative.yml"
+    text = base.read_text()
+    assert "${runtime_params:n_batch, 10}" in text and "${runtime_params:n_episodes, 5}" in text
+    base.write_text(text.replace("${runtime_params:n_batch, 10}", "${runtime_params:n_batch, 3}"))
+    # conf/local replaces the whole `iterative` mapping (Kedro's destructive merge): a full copy.
+    (project / "conf/local/parameters_iterative.yml").write_text(
+        base.read_text()
+        .replace("${runtime_params:n_episodes, 5}", "${runtime_params:n_episodes, 2}")
+        .replace(
+            "${runtime_params:skip_eval_tasks, false}", "${runtime_params:skip_eval_tasks, true}"
+        )
+    )
+
+    seen: list[dict] = []
+
+    def run(self, *args, **kwargs):  # the loop's parameters as the pipeline reads them, no run
+        seen.append(self.load_context().config_loader["parameters"]["iterative"])
+        return {}
+
+    monkeypatch.setattr(KedroSession, "run", run)
+    paths = ["--initial_data", "data/01_raw/initial_dataset.json", "--output_dir", "output/cli"]
+    assert main(paths) == 0
+    loop = IterativeConfig.from_params(seen[-1])
+    assert (loop.n_batch, loop.n_episodes, loop.skip_eval_tasks) == (3, 2, True)
+    assert loop.output_dir == "output/cli" and loop.val_frac == 0.1
+
+    assert main([*paths, "--n_batch", "7", "--n_episodes", "4", "--skip_eval_tasks"]) == 0
+    loop = IterativeConfig.from_params(seen[-1])
+    assert (loop.n_batch, loop.n_episodes, loop.skip_eval_tasks) == (7, 4, True)
+    capsys.readouterr()
+
+    # --help: the values of this project's configuration, also when named by --project_path
+    # from a folder outside it (where the source checkout's would otherwise be read).
+    for cwd, argv in (
+        (project, ["--help"]),
+        (project.parent, ["--project_path", str(project), "-h"]),
+    ):
+        monkeypatch.chdir(cwd)
+        with pytest.raises(SystemExit) as stop:
+            main(argv)
+        assert stop.value.code == 0
+        shown = " ".join(capsys.readouterr().out.split())
+        assert "new samples generated per episode (default: 3)" in shown, argv
+        assert "train-evaluate-generate cycles (default: 2)" in shown, argv
+        assert "no closed-loop evaluation on the eval tasks (default: true)" in shown, argv
+        assert "passes over the training split (default: 3)" in shown, argv  # training.epochs
 
 
 @pytest.mark.parametrize(

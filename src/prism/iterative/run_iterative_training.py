@@ -14,7 +14,9 @@
 Every flag is the runtime parameter of the same name in ``conf/base/parameters_iterative.yml``
 (the training flags are fields of ``TrainConfig``); the flags build an
 :class:`~prism.iterative.IterativeTrainingPipeline`, which runs the Kedro pipeline. A flag left
-out keeps the project's value. A killed run continues when the same command is run again.
+out is not passed, so the project's value stays: ``conf/base/parameters_iterative.yml``
+(``parameters_training.yml`` for the training flags) and ``conf/local`` over it decide, and
+``--help`` shows the value they give. A killed run continues when the same command is run again.
 
 A wrong value or a missing file prints one line on stderr and exits 1 (``PRISM_TRACEBACK=1``
 shows the traceback); an interrupted run exits 130.
@@ -50,64 +52,51 @@ SEED_TRAINING_FLAGS = ("name", "epochs", "r", "base_model")
 
 DESCRIPTION = (
     "The iterative train -> evaluate -> generate -> retrain loop "
-    "(kedro run --pipelines iterative). A flag left out keeps the project's value "
-    "(conf/base/parameters_iterative.yml, parameters_training.yml); a killed run continues "
+    "(kedro run --pipelines iterative). A flag left out is not passed: the project's "
+    "configuration decides (conf/base/parameters_iterative.yml, parameters_training.yml and "
+    "conf/local over them); the defaults shown are the values it gives. A killed run continues "
     "when the same command is run again."
 )
+#: Where a flag's value comes from when the project's configuration cannot be read.
+LOOP_CONF = "conf/base/parameters_iterative.yml"
+TRAINING_CONF = "conf/base/parameters_training.yml"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The seed's flags, the loop's other parameters and the training fields."""
-    from prism.pipelines.iterative.config import IterativeConfig
+    """The seed's flags, the loop's other parameters and the training fields.
 
-    defaults = {f.name: f.default for f in dataclasses.fields(IterativeConfig)}
-    parser = argparse.ArgumentParser(
-        prog="run_iterative_training.py",
-        description=DESCRIPTION,
-        allow_abbrev=False,
-        formatter_class=_HelpFormatter,
-    )
+    No flag has a value of its own: one left out is ``None`` (``--skip_eval_tasks`` too) and is
+    not passed, so the project's configuration decides. ``--help`` shows the value that
+    configuration gives each flag (:func:`project_defaults`).
+    """
+    parser = _Parser(prog="run_iterative_training.py", description=DESCRIPTION, allow_abbrev=False)
     loop = parser.add_argument_group("the loop")
-    loop.add_argument(
-        "--initial_data",
-        help="conversations JSON file episode 1 trains on "
-        f"(default: the project's, {defaults['initial_data']})",
-    )
-    loop.add_argument(
-        "--output_dir",
-        help=f"folder of every output (default: the project's, {defaults['output_dir']})",
-    )
-    loop.add_argument("--n_episodes", type=int, default=defaults["n_episodes"],
-                      help="train-evaluate-generate cycles")  # fmt: skip
-    loop.add_argument("--n_batch", type=int, default=defaults["n_batch"],
-                      help="new samples generated per episode")  # fmt: skip
+    loop.add_argument("--initial_data", help="conversations JSON file episode 1 trains on")
+    loop.add_argument("--output_dir", help="folder of every output")
+    loop.add_argument("--n_episodes", type=int, help="train-evaluate-generate cycles")
+    loop.add_argument("--n_batch", type=int, help="new samples generated per episode")
     loop.add_argument("--held_out_data", help="conversations file evaluated, never trained on")
-    loop.add_argument("--val_frac", type=float, default=defaults["val_frac"],
+    loop.add_argument("--val_frac", type=float,
                       help="fraction of each episode's dataset held out for validation")  # fmt: skip
     loop.add_argument(
         "--sampling_strategy",
-        default=defaults["sampling_strategy"],
         help="sampler of the examples that seed generation: uniform, accuracy_weighted, "
         "loss_weighted or a plugin's (`prism plugins` lists them)",
     )
-    loop.add_argument("--objective", default=defaults["objective"],
-                      help="metric that picks best_model")  # fmt: skip
-    loop.add_argument("--objective_type", default=defaults["objective_type"],
-                      help="max or min")  # fmt: skip
-    loop.add_argument("--eval_metric", default=defaults["eval_metric"],
-                      help="headline metric of each episode")  # fmt: skip
+    loop.add_argument("--objective", help="metric that picks best_model")
+    loop.add_argument("--objective_type", help="max or min")
+    loop.add_argument("--eval_metric", help="headline metric of each episode")
     loop.add_argument(
         "--eval_task_file",
         help="eval task file: a path, or a name looked up in the working directory, then in "
-        f"the project's data/01_raw (default: the project's, {defaults['eval_task_file']})",
+        "the project's data/01_raw",
     )
-    loop.add_argument("--skip_eval_tasks", action="store_true",
+    loop.add_argument("--skip_eval_tasks", action="store_true", default=None,
                       help="no closed-loop evaluation on the eval tasks")  # fmt: skip
     loop.add_argument("--initial_dataset_size", type=int,
                       help="train on the first N initial samples only (debugging)")  # fmt: skip
     loop.add_argument(
         "--graph_unknown",
-        default=",".join(str(v) for v in defaults["graph_unknown"]),
         help="comma-separated fractions of nodes hidden from the planner, used in turn",
     )
     for name, text in (
@@ -119,14 +108,14 @@ def build_parser() -> argparse.ArgumentParser:
         ("graphs_per_sample", "scenes generated from each sampled example"),
         ("seed", "seed of sampling, generation and training"),
     ):
-        loop.add_argument(f"--{name}", type=int, default=defaults[name], help=text)
+        loop.add_argument(f"--{name}", type=int, help=text)
 
     train = parser.add_argument_group(
         "training (TrainConfig fields; default: the project's training parameters)"
     )
     for name, (kind, choices) in _training_fields().items():
         help_text = {
-            "name": f"run name; episodes train <name>_episode_N (default: {defaults['name']})",
+            "name": "run name; episodes train <name>_episode_N",
             "epochs": "passes over the training split",
             "r": "LoRA rank",
             "base_model": "planner-base, builtin, an alias (llama-3.2-3b), a hub id or a path",
@@ -155,38 +144,63 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def project_defaults(project_path: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+    """Each flag's value in the project's configuration: what a run without the flag uses.
+
+    The parameters as ``kedro run`` reads them (the project's config loader over its ``conf``,
+    ``KEDRO_ENV`` or ``local`` over ``base``, no runtime parameters): the ``iterative``
+    parameters, and for the training flags ``iterative.<flag>`` unless null, else
+    ``iterative.training.<flag>``, else ``training.<flag>``.
+
+    Raises:
+        Whatever finding the project (``IterativeConfigError``) or reading its configuration
+        raises.
+    """
+    import warnings
+
+    from prism import settings
+    from prism.iterative import find_project_root
+    from prism.pipelines.iterative.config import TRAINING_FLAGS
+
+    root = find_project_root(project_path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # OmegaConf's deprecation of register_new_resolver
+        loader = settings.CONFIG_LOADER_CLASS(
+            conf_source=str(root / getattr(settings, "CONF_SOURCE", "conf")),
+            env=os.environ.get("KEDRO_ENV"),
+            runtime_params={},
+            **settings.CONFIG_LOADER_ARGS,
+        )
+        params = loader["parameters"]
+    loop = dict(params.get("iterative") or {})
+    values = {**dict(params.get("training") or {}), **dict(loop.pop("training", None) or {})}
+    values.update(
+        {
+            name: value
+            for name, value in loop.items()
+            if name not in TRAINING_FLAGS or value is not None
+        }
+    )
+    return values
+
+
 def pipeline_from_args(args: argparse.Namespace) -> Any:
-    """The :class:`~prism.iterative.IterativeTrainingPipeline` the flags describe."""
+    """The :class:`~prism.iterative.IterativeTrainingPipeline` the flags describe.
+
+    A flag left out is ``None``, which the pipeline does not pass: the project's value stays.
+    """
     from prism.iterative import IterativeTrainingPipeline
+    from prism.iterative.iterative_training import ARGUMENT_PARAMS
 
     training = {
         name: getattr(args, name)
         for name in _training_fields()
         if getattr(args, name, None) is not None
     }
+    loop = {arg: getattr(args, name, None) for arg, name in ARGUMENT_PARAMS.items()}
     return IterativeTrainingPipeline(
-        initial_data_path=args.initial_data,
-        output_dir=args.output_dir,
-        n_episodes=args.n_episodes,
-        n_batch=args.n_batch,
+        **loop,
         train_config=None,
-        held_out_data_path=args.held_out_data,
-        seed=args.seed,
-        eval_task_file=args.eval_task_file,
-        graph_unknown=args.graph_unknown,
-        min_regions=args.min_regions,
-        max_regions=args.max_regions,
-        min_objects=args.min_objects,
-        max_objects=args.max_objects,
-        tasks_per_sample=args.tasks_per_sample,
-        graphs_per_sample=args.graphs_per_sample,
-        val_frac=args.val_frac,
-        sampling_strategy=args.sampling_strategy,
-        objective=args.objective,
-        objective_type=args.objective_type,
-        eval_metric=args.eval_metric,
-        skip_eval_tasks=args.skip_eval_tasks,
-        initial_dataset_size=args.initial_dataset_size,
         training=training,
         params=_params(args.params),
         project_path=args.project_path,
@@ -228,14 +242,68 @@ def one_line(message: str) -> str:
 
 
 # ---------------------------------------------------------------------------------- helpers
-class _HelpFormatter(argparse.HelpFormatter):
-    """Shows a flag's default where it has one and its help does not already say it."""
+class _Parser(argparse.ArgumentParser):
+    """Its ``--help`` shows each flag's value in the project's configuration (the project of
+    ``--project_path`` when the command line has it), read only when help is shown."""
 
-    def _get_help_string(self, action: argparse.Action) -> str:
-        text = action.help or ""
-        if action.default not in (None, [], argparse.SUPPRESS, False) and "default" not in text:
-            text += " (default: %(default)s)"
-        return text
+    project_path: str | None = None
+
+    def parse_known_args(self, args=None, namespace=None):  # type: ignore[no-untyped-def,override]
+        args = sys.argv[1:] if args is None else list(args)
+        self.project_path = _project_path_flag(args)
+        return super().parse_known_args(args, namespace)
+
+    def format_help(self) -> str:
+        from prism.pipelines.iterative.config import IterativeConfig
+
+        try:
+            defaults, shipped = project_defaults(self.project_path), False
+        except Exception:  # no project, or a configuration that does not load: as shipped
+            defaults = {f.name: f.default for f in dataclasses.fields(IterativeConfig)}
+            shipped = True
+        texts = {action: action.help for action in self._actions}
+        try:
+            for action in self._actions:
+                value = defaults.get(action.dest)
+                if not action.option_strings or action.help in (None, argparse.SUPPRESS):
+                    continue
+                if shipped and value is not None:
+                    where = f"from {LOOP_CONF} ({_shown(value)})"
+                elif shipped and action.dest in _training_fields():
+                    where = f"from {TRAINING_CONF}"
+                elif shipped and action.dest in defaults:
+                    where = f"from {LOOP_CONF}"
+                elif value is not None:
+                    where = _shown(value)
+                else:
+                    continue
+                action.help = f"{action.help} (default: {where.replace('%', '%%')})"
+            return super().format_help()
+        finally:
+            for action, text in texts.items():
+                action.help = text
+
+
+def _project_path_flag(argv: Sequence[str]) -> str | None:
+    """The value of ``--project_path`` in ``argv``, if any (the last one, as argparse takes)."""
+    found = None
+    for i, arg in enumerate(argv):
+        if arg == "--":
+            break
+        if arg == "--project_path" and i + 1 < len(argv):
+            found = argv[i + 1]
+        elif arg.startswith("--project_path="):
+            found = arg.split("=", 1)[1]
+    return found
+
+
+def _shown(value: Any) -> str:
+    """A configured value as a flag would spell it: ``true``, ``0.2,0.3``."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, list | tuple):
+        return ",".join(_shown(v) for v in value)
+    return str(value)
 
 
 def _training_fields() -> dict[str, tuple[Any, tuple[str, ...] | None]]:
