@@ -45,6 +45,14 @@ def test_failed_save_leaves_no_half_written_model(tiny_base, tmp_path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["student"]  # no temp folder left behind
 
 
+def test_leftovers_of_a_killed_save_are_removed_by_the_next(tiny_base, tmp_path) -> None:
+    for stale in (".student.tmp-1a2b3c4d", ".student.old-1a2b3c4d", ".student2.tmp-00000000"):
+        (tmp_path / stale).mkdir()
+        (tmp_path / stale / "model.safetensors").write_bytes(b"x" * 100)
+    HFModelDataset(str(tmp_path / "student")).save(bundle_of(tiny_base))
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".student2.tmp-00000000", "student"]
+
+
 def test_a_first_save_that_fails_leaves_nothing(tiny_base, tmp_path) -> None:
     dataset = HFModelDataset(str(tmp_path / "student"))
     with pytest.raises(DatasetError):

@@ -11,7 +11,9 @@ from importlib import import_module
 from typing import Any
 
 _EXPORTS = {
+    "AtomicCSVDataset": "atomic",
     "AtomicJSONDataset": "json_store",
+    "AtomicMatplotlibDataset": "atomic",
     "ConversationsFileDataset": "conversations_file",
     "EvalTaskFileDataset": "eval_task_file",
     "HFModelDataset": "hf_model",

@@ -15,6 +15,7 @@ Catalog example::
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import shutil
@@ -112,8 +113,13 @@ def write_atomically(destination: Path, write: Callable[[Path], None]) -> None:
     The temporary directory is a sibling of ``destination`` (same filesystem, so the final
     rename is atomic); an existing ``destination`` is swapped out only after the write
     succeeded, and on any error the temporary directory is removed and the old one kept.
+    Leftovers of a writer that was killed (SIGKILL runs no cleanup) are removed first: a
+    full-model copy per kill otherwise.
     """
     destination.parent.mkdir(parents=True, exist_ok=True)
+    for kind in ("tmp", "old"):
+        for stale in destination.parent.glob(f".{glob.escape(destination.name)}.{kind}-*"):
+            shutil.rmtree(stale, ignore_errors=True)
     token = uuid.uuid4().hex[:8]
     tmp = destination.with_name(f".{destination.name}.tmp-{token}")
     old = destination.with_name(f".{destination.name}.old-{token}")

@@ -66,14 +66,21 @@ _UMASK = _current_umask()  # read once, at import: os.umask cannot be read witho
 def write_json_atomic(path: str | os.PathLike[str], data: Any, **dump_args: Any) -> None:
     """Write ``data`` as JSON to ``path`` through a temporary file in the same folder and
     ``os.replace``: a killed process leaves the old file or the new one, never half of one."""
+    text = json.dumps(data, **dump_args)
+    write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder (fsynced) and
+    ``os.replace``: a killed process leaves the old file or the new one, never half of one."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         # mkstemp makes the file private (0600); give it the mode a plain open() would have.
         os.chmod(tmp_name, 0o666 & ~_UMASK)
-        with os.fdopen(fd, "w", encoding="utf-8") as tmp:
-            json.dump(data, tmp, **dump_args)
+        with os.fdopen(fd, "wb") as tmp:
+            tmp.write(data)
             tmp.flush()
             os.fsync(tmp.fileno())
         os.replace(tmp_name, path)
