@@ -4,12 +4,16 @@ Starts ``prism serve`` as a subprocess on a free local port, sends the first-tur
 turn) prompts of a conversations file through the official ``openai`` client with 1 and with N
 concurrent clients, and compares with in-process ``StudentPlanner.respond`` on the same
 requests (same greedy replies, checked). The server serializes generation, so more clients
-raise throughput only by overlapping HTTP/JSON/tokenization with generation.
+raise throughput only by overlapping HTTP/JSON/tokenization with generation. The server runs
+with ``--max-new-tokens`` = ``--max-tokens`` (the in-process planner's cap, 256 by default) and
+these requests send ``temperature: 0`` and that ``max_tokens``.
 
 With ``--eval-tasks FILE`` it then runs the closed loop on every task of an eval task file
-twice, in process and through the server as a SPINE client would (the LLM teacher backend
-pointed at the server's ``base_url``), on the same worlds (``--seed``, ``--graph-unknown``), and
-prints both task successes, their times and whether every task's result is identical.
+twice, in process and through the server exactly as a SPINE user would: the LLM teacher backend
+with the project's teacher endpoint config (``generation.teacher.endpoint`` in
+``conf/base/parameters_generation.yml``: ``temperature: 0.2``, ``max_tokens: 2048``) changed
+only in ``base_url``, ``model`` and the API key. Same worlds (``--seed``, ``--graph-unknown``);
+it prints both task successes, their times and whether every task's result is identical.
 
 Run from the repository root::
 
@@ -31,8 +35,10 @@ from pathlib import Path
 
 import httpx
 import openai
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
+PARAMS = ROOT / "conf" / "base" / "parameters_generation.yml"
 sys.path.insert(0, str(ROOT / "src"))
 
 from prism.endpoint import ChatClient, EndpointConfig  # noqa: E402
@@ -40,7 +46,7 @@ from prism.evaluation.task_success import evaluate_planner  # noqa: E402
 from prism.formats.conversations import read_samples  # noqa: E402
 from prism.formats.eval_tasks import read_eval_suite  # noqa: E402
 from prism.pipelines.generation.nodes import eval_suite_tasks  # noqa: E402
-from prism.student.planner import StudentPlanner  # noqa: E402
+from prism.student.planner import MAX_NEW_TOKENS, StudentPlanner  # noqa: E402
 from prism.teachers.llm import LLMTeacher  # noqa: E402
 from prism.world.protocol import SYSTEM_PROMPT  # noqa: E402
 
@@ -93,7 +99,12 @@ def main() -> None:
     )
     parser.add_argument("--requests", type=int, default=24)
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 4])
-    parser.add_argument("--max-tokens", type=int, default=256)
+    parser.add_argument(
+        "--max-tokens",
+        type=int,
+        default=MAX_NEW_TOKENS,
+        help="the in-process planner's max_new_tokens and the server's --max-new-tokens",
+    )
     parser.add_argument("--eval-tasks", help="also compare the closed loop on this task file")
     parser.add_argument("--seed", type=int, default=42, help="hidden-node draws (generation.seed)")
     parser.add_argument("--graph-unknown", type=float, nargs="+", default=[0.2, 0.3, 0.4, 0.5])
@@ -109,7 +120,7 @@ def main() -> None:
         [
             sys.executable, "-c", "from prism.cli import cli; cli()", "serve",
             "--model", args.model, "--port", str(port), "--name", name,
-            "--max-tokens-limit", str(max(args.max_tokens, 2048)),
+            "--max-new-tokens", str(args.max_tokens),
         ],
         env={**os.environ, "HF_HUB_OFFLINE": "1"},
         stdout=subprocess.DEVNULL,
@@ -200,14 +211,18 @@ def _compare_closed_loop(
     start = time.perf_counter()
     local_summary, local = evaluate_planner(lambda task, sim: planner, suite, tasks, **kwargs)
     local_s = time.perf_counter() - start
-    config = EndpointConfig(
-        base_url=base_url,
-        model=name,
-        api_key="EMPTY",
-        temperature=0.0,
-        max_tokens=args.max_tokens,
-        max_retries=0,
-        timeout_s=600,
+    # The teacher's endpoint as the project configures it; a SPINE user changes base_url, model
+    # and the key (any value for prism serve), nothing else: no temperature, no max_tokens.
+    params = yaml.safe_load(PARAMS.read_text())["generation"]["teacher"]["endpoint"]
+    config = EndpointConfig.from_params(
+        {**params, "base_url": base_url, "model": name},
+        {params["credentials"]: {"api_key": "EMPTY"}},
+        environ={},
+    )
+    print(
+        f"teacher endpoint from {PARAMS.relative_to(ROOT)} with base_url {base_url}, model "
+        f"{name}: temperature {config.temperature}, max_tokens {config.max_tokens}, timeout "
+        f"{config.timeout_s} s"
     )
     with ChatClient(config) as chat:
         start = time.perf_counter()

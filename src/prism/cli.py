@@ -80,11 +80,19 @@ def plugins(as_json: bool) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
 @click.option("--name", default=None, help="Model id clients send (default: the folder name).")
 @click.option(
-    "--max-tokens-limit",
-    default=2048,
+    "--max-new-tokens",
+    default=256,  # prism.student.planner.MAX_NEW_TOKENS (tested; importing it imports torch)
     show_default=True,
     type=click.IntRange(min=1),
-    help="Largest max_tokens a request may ask for (larger: HTTP 400).",
+    help="Most new tokens in one reply, as the in-process planner's max_new_tokens: the default "
+    "cap, and what a larger max_tokens in a request is lowered to (never refused).",
+)
+@click.option(
+    "--sample",
+    "sampling",
+    is_flag=True,
+    help="Honour the request's temperature, top_p and seed (default: greedy decoding whatever "
+    "they say, as the in-process student).",
 )
 @click.option(
     "--keep-system",
@@ -95,21 +103,26 @@ def plugins(as_json: bool) -> None:
     "--strict-context",
     is_flag=True,
     help="Refuse prompt + max_tokens over the model's context with HTTP 400, as OpenAI does "
-    "(default: lower max_tokens to the room left).",
+    "(default: lower max_tokens to the room left, as the in-process student).",
 )
 def serve(
     model_dir: str,
     port: int,
     host: str,
     name: str | None,
-    max_tokens_limit: int,
+    max_new_tokens: int,
+    sampling: bool,
     keep_system: bool,
     strict_context: bool,
 ) -> None:
     """Serve a student as an OpenAI-compatible endpoint: POST /v1/chat/completions.
 
-    Point the LLM teacher's endpoint at it (base_url: http://HOST:PORT/v1, model: NAME,
-    api_key: EMPTY, temperature: 0) to use the student as a drop-in for the teacher.
+    A drop-in for the LLM teacher's endpoint: in its config change base_url
+    (http://HOST:PORT/v1), model (NAME) and the API key (any value, e.g. EMPTY), nothing else.
+    By default the server decodes as the in-process student, whatever the request asks:
+    greedily (temperature, top_p and seed are ignored; --sample honours them) and at most
+    --max-new-tokens new tokens (a larger max_tokens, such as the teacher config's 2048, is
+    lowered to it).
 
     A directory that is not a saved student, a LoRA adapter whose base model is not where its
     adapter_config.json says, or a port in use fail at once with one message (exit code 1).
@@ -120,7 +133,8 @@ def serve(
 
     config = ServeConfig(
         model_name=name,
-        max_tokens_limit=max_tokens_limit,
+        max_new_tokens=max_new_tokens,
+        sampling=sampling,
         keep_system=keep_system,
         strict_context=strict_context,
     )

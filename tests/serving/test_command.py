@@ -106,7 +106,10 @@ def test_prism_serve_serves_on_localhost_and_stops_cleanly(student_dir, local, t
     port = _free_port()
     root = f"http://127.0.0.1:{port}"
     # from another directory than the project's: a run directory is served from anywhere
-    command = Command(["--model", str(student_dir), "--port", str(port)], tmp_path)
+    command = Command(
+        ["--model", str(student_dir), "--port", str(port), "--max-new-tokens", str(MAX_TOKENS)],
+        tmp_path,
+    )
     try:
         assert command.wait_for_health(root) == {"status": "ok", "model": "student"}
         with openai.OpenAI(base_url=f"{root}/v1", api_key="anything", max_retries=0) as client:
@@ -114,13 +117,13 @@ def test_prism_serve_serves_on_localhost_and_stops_cleanly(student_dir, local, t
             reply = client.chat.completions.create(
                 model="student",
                 messages=[{"role": "user", "content": "task: find the cabin"}],
-                temperature=0,
-                max_tokens=MAX_TOKENS,
+                temperature=0.2,  # the teacher config's: ignored, greedy as in process
+                max_tokens=2048,  # the teacher config's: lowered to --max-new-tokens
             )
         assert reply.choices[0].message.content == local.respond(
             [{"role": "user", "value": "task: find the cabin"}]
         )
-        assert reply.usage.completion_tokens <= MAX_TOKENS
+        assert reply.usage.completion_tokens == MAX_TOKENS  # the untrained student never stops
         # bound to 127.0.0.1 by default, not to every interface
         assert f"http://127.0.0.1:{port}/v1" in command.output()
         if sys.platform.startswith("linux"):  # all of 127/8 is loopback: 0.0.0.0 would answer

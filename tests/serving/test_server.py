@@ -1,5 +1,10 @@
 """The served student is a drop-in for the teacher: a real uvicorn server, the official
-``openai`` client, and our own LLM teacher pointed at it give what the in-process student gives."""
+``openai`` client, and our own LLM teacher pointed at it give what the in-process student gives.
+
+The LLM teacher is set up as a SPINE user would: the project's teacher endpoint config
+(``conf/base/parameters_generation.yml``, ``temperature: 0.2``, ``max_tokens: 2048``) with only
+``base_url``, ``model`` and the API key changed; the server decodes as the in-process planner
+whatever those ask."""
 
 from __future__ import annotations
 
@@ -16,6 +21,7 @@ import httpx
 import openai
 import pytest
 import uvicorn
+import yaml
 from click.testing import CliRunner
 
 from prism.datasets import HFModelDataset, ModelBundle
@@ -25,14 +31,33 @@ from prism.formats.eval_tasks import read_eval_suite
 from prism.pipelines.generation.nodes import eval_suite_tasks
 from prism.serving import ServeConfig, StudentEngine, create_app
 from prism.student.generation import prompt_lengths
-from prism.student.planner import StudentPlanner
+from prism.student.planner import MAX_NEW_TOKENS, StudentPlanner
 from prism.teachers.llm import LLMTeacher
 from prism.world.protocol import SYSTEM_PROMPT, first_turn
 from tests.serving.conftest import CONTEXT, MAX_TOKENS, save_lora_student
 
 ROOT = Path(__file__).resolve().parents[2]
 EVAL = ROOT / "data" / "01_raw" / "eval_tasks_1.json"
+PARAMS = ROOT / "conf" / "base" / "parameters_generation.yml"
+PLANNER_BASE = ROOT / "data" / "01_raw" / "planner_base"
 NAME = "tiny-student"
+CAP = 64  # the module server's max_new_tokens: above MAX_TOKENS, so a smaller request shows
+
+
+def _teacher_endpoint(base_url: str) -> EndpointConfig:
+    """The project's LLM teacher endpoint pointed at ``base_url`` as a SPINE user does it: its
+    parameters from ``conf/base/parameters_generation.yml``, only ``base_url`` and ``model``
+    changed, the key given where the config looks for it (its credentials entry)."""
+    params = yaml.safe_load(PARAMS.read_text())["generation"]["teacher"]["endpoint"]
+    config = EndpointConfig.from_params(
+        {**params, "base_url": base_url, "model": NAME},
+        {params["credentials"]: {"api_key": "EMPTY"}},
+        environ={},
+    )
+    # what makes the drop-in a test: the teacher samples and asks for more than the planner
+    assert config.temperature > 0 and config.max_tokens > MAX_NEW_TOKENS, config
+    assert config.seed is None
+    return config
 
 
 def _free_port() -> int:
@@ -61,9 +86,25 @@ def _running(app: Any) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def server(student_dir):
-    with _running(
-        create_app(student_dir, ServeConfig(model_name=NAME, max_tokens_limit=64))
-    ) as url:
+    """Greedy (the default), at most ``CAP`` new tokens per reply."""
+    with _running(create_app(student_dir, ServeConfig(model_name=NAME, max_new_tokens=CAP))) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def drop_in(student_dir):
+    """All defaults but the cap, which is the in-process ``local`` student's: what
+    ``prism serve --max-new-tokens`` is for (256 on both sides by default)."""
+    config = ServeConfig(model_name=NAME, max_new_tokens=MAX_TOKENS)
+    with _running(create_app(student_dir, config)) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def sampling_server(student_dir):
+    """``prism serve --sample``."""
+    config = ServeConfig(model_name=NAME, max_new_tokens=MAX_TOKENS, sampling=True)
+    with _running(create_app(student_dir, config)) as url:
         yield url
 
 
@@ -92,8 +133,7 @@ def test_replies_are_the_in_process_students(client, local, samples):
         reply = client.chat.completions.create(
             model=NAME,
             messages=_openai(messages),
-            temperature=0,
-            max_tokens=MAX_TOKENS,
+            max_tokens=MAX_TOKENS,  # the in-process student's cap (the server's is CAP)
             response_format={"type": "json_object"},
         )
         assert reply.object == "chat.completion" and reply.model == NAME
@@ -132,10 +172,10 @@ BAD = [
     ({**GOOD, "messages": [{"role": "tool", "content": "x"}]}, 400, "messages.[0].role"),
     ({**GOOD, "messages": [{"role": "user", "content": 3}]}, 400, "messages.[0].content"),
     ({**GOOD, "messages": [{"role": "system", "content": "x"}]}, 400, "messages"),
-    ({**GOOD, "max_tokens": 65}, 400, "max_tokens"),
     ({**GOOD, "max_tokens": 0}, 400, "max_tokens"),
     ({**GOOD, "max_tokens": "4"}, 400, "max_tokens"),
-    ({**GOOD, "max_completion_tokens": 10_000}, 400, "max_completion_tokens"),
+    ({**GOOD, "max_tokens": 2.5}, 400, "max_tokens"),
+    ({**GOOD, "max_completion_tokens": -1}, 400, "max_completion_tokens"),
     ({**GOOD, "temperature": "hot"}, 400, "temperature"),
     ({**GOOD, "temperature": 3}, 400, "temperature"),
     ({**GOOD, "top_p": 0}, 400, "top_p"),
@@ -165,8 +205,8 @@ def test_bad_requests_get_openai_errors_and_the_server_goes_on(server, body, sta
 def test_the_openai_client_sees_the_errors(client):
     with pytest.raises(openai.NotFoundError, match="does not exist"):
         client.chat.completions.create(model="gpt-4o", messages=GOOD["messages"])
-    with pytest.raises(openai.BadRequestError, match="too large"):
-        client.chat.completions.create(model=NAME, messages=GOOD["messages"], max_tokens=10**6)
+    with pytest.raises(openai.BadRequestError, match="positive integer"):
+        client.chat.completions.create(model=NAME, messages=GOOD["messages"], max_tokens=0)
     with pytest.raises(openai.BadRequestError, match="stream"):
         client.chat.completions.create(model=NAME, messages=GOOD["messages"], stream=True)
 
@@ -198,37 +238,75 @@ def test_concurrent_requests_are_serialized_and_all_answered(server, local, samp
     ]
 
 
-def test_sampling_with_a_seed_is_reproducible(client, samples):
-    messages = _openai(_conversation(samples))
-
-    def sample(seed):
-        return (
-            client.chat.completions.create(
-                model=NAME, messages=messages, temperature=1.5, seed=seed, max_tokens=MAX_TOKENS
+def test_the_default_server_is_greedy_whatever_the_request_asks(client, local, samples):
+    for i, turns in [(0, 1), (1, 1), (0, 2)]:
+        messages = _conversation(samples, i, turns)
+        for sampling in ({"temperature": 1.5, "seed": 3}, {"temperature": 2, "top_p": 0.5}):
+            reply = client.chat.completions.create(
+                model=NAME, messages=_openai(messages), max_tokens=MAX_TOKENS, **sampling
             )
-            .choices[0]
-            .message.content
+            assert reply.choices[0].message.content == local.respond(messages)
+
+
+def _sample(url: str, messages: list[dict[str, str]], **sampling: Any) -> str:
+    with openai.OpenAI(base_url=url, api_key="EMPTY", max_retries=0) as client:
+        reply = client.chat.completions.create(model=NAME, messages=messages, **sampling)
+    return reply.choices[0].message.content
+
+
+def test_a_sampling_server_samples_reproducibly_with_a_seed(sampling_server, local, samples):
+    conversations = [_conversation(samples, i, turns) for i, turns in [(0, 1), (1, 1), (0, 2)]]
+    differ = 0
+    for messages in conversations:
+        chat, greedy = _openai(messages), local.respond(messages)
+        first = _sample(sampling_server, chat, temperature=1.5, seed=3)
+        assert _sample(sampling_server, chat, temperature=1.5, seed=3) == first
+        differ += first != greedy
+        # temperature 0 (or none) is greedy, also here
+        assert _sample(sampling_server, chat, temperature=0, seed=3) == greedy
+        assert _sample(sampling_server, chat) == greedy
+    assert differ > 0  # it did sample
+    chat = _openai(conversations[0])
+    seeds = {_sample(sampling_server, chat, temperature=1.5, seed=seed) for seed in range(4)}
+    assert len(seeds) > 1
+
+
+def test_a_request_for_2048_tokens_gets_the_planners_256(student_dir, samples):
+    """The teacher config's ``max_tokens: 2048`` is lowered to the server's default cap, the
+    in-process planner's ``MAX_NEW_TOKENS``; a smaller ``max_tokens`` is honoured."""
+    assert ServeConfig().max_new_tokens == MAX_NEW_TOKENS == 256
+    planner = StudentPlanner.from_pretrained(student_dir)  # its default cap, 256
+    messages = _conversation(samples)
+    app = create_app(student_dir, ServeConfig(model_name=NAME))
+    with (
+        _running(app) as url,
+        openai.OpenAI(base_url=url, api_key="EMPTY", max_retries=0) as client,
+    ):
+        for asked in ({"max_tokens": 2048}, {"max_completion_tokens": 2048}, {}):
+            reply = client.chat.completions.create(
+                model=NAME, messages=_openai(messages), temperature=0.2, **asked
+            )
+            # the untrained student never stops: it writes up to the cap, and no further
+            assert reply.usage.completion_tokens == MAX_NEW_TOKENS
+            assert reply.usage.prompt_tokens + MAX_NEW_TOKENS < CONTEXT  # not the context
+            assert reply.choices[0].finish_reason == "length"
+            assert reply.choices[0].message.content == planner.respond(messages)
+        smaller = client.chat.completions.create(
+            model=NAME, messages=_openai(messages), max_tokens=MAX_TOKENS
         )
+        assert smaller.usage.completion_tokens == MAX_TOKENS
+        assert smaller.choices[0].finish_reason == "length"
 
-    assert sample(3) == sample(3)
 
-
-def test_the_llm_teacher_on_the_server_is_the_in_process_student(server, local, tmp_path):
-    """Closed loop through our own stack: same per-task results, same seed."""
+def test_the_llm_teacher_on_the_server_is_the_in_process_student(drop_in, local, tmp_path):
+    """Closed loop through our own stack, the teacher config changed only in base_url, model
+    and key: same per-task results, same seed."""
     suite_file = tmp_path / "eval_first_graph.json"
     suite_file.write_text(json.dumps(json.loads(EVAL.read_text())[:1]))
     suite = read_eval_suite(suite_file)
     tasks = eval_suite_tasks(suite)
-    config = EndpointConfig(
-        base_url=server,
-        model=NAME,
-        api_key="EMPTY",
-        temperature=0.0,
-        max_tokens=MAX_TOKENS,
-        max_retries=0,
-    )
     kwargs = {"graph_unknown": [0.3], "seed": 5, "max_iterations": 2}
-    with ChatClient(config) as chat:
+    with ChatClient(_teacher_endpoint(drop_in)) as chat:
         teacher = LLMTeacher(chat)
         teacher.check()
         served_summary, served = evaluate_planner(teacher.planner, suite, tasks, **kwargs)
@@ -264,19 +342,10 @@ def test_the_drop_in_holds_where_conversations_outgrow_the_context(tmp_path):
     assert local.respond_each(firsts[:1])  # sanity: it loads and answers
 
     in_process_summary, in_process = evaluate_planner(lambda t, s: local, suite, tasks, **kwargs)
-    with _running(create_app(path, ServeConfig(model_name=NAME))) as url:
-        config = EndpointConfig(
-            base_url=url,
-            model=NAME,
-            api_key="EMPTY",
-            temperature=0.0,
-            max_tokens=MAX_TOKENS,  # the in-process student's cap
-            max_retries=0,
-        )
-        with ChatClient(config) as chat:
-            served_summary, served = evaluate_planner(
-                LLMTeacher(chat).planner, suite, tasks, **kwargs
-            )
+    # the server's cap is the in-process student's; the client is the teacher config as is
+    app = create_app(path, ServeConfig(model_name=NAME, max_new_tokens=MAX_TOKENS))
+    with _running(app) as url, ChatClient(_teacher_endpoint(url)) as chat:
+        served_summary, served = evaluate_planner(LLMTeacher(chat).planner, suite, tasks, **kwargs)
 
     # Half the tasks cannot start; the others write a turn (cut by the room left or the cap,
     # so rejected) and their retry, with its feedback, no longer fits.
@@ -285,6 +354,27 @@ def test_the_drop_in_holds_where_conversations_outgrow_the_context(tmp_path):
     assert 0 in written and max(written) > 0, written
     assert served == in_process
     assert served_summary == in_process_summary
+
+
+def test_the_planner_base_served_with_defaults_is_the_in_process_one_with_defaults(tmp_path):
+    """Nothing set on either side: ``prism serve`` as it starts, ``StudentPlanner`` as it loads,
+    the teacher config as shipped but for base_url, model and key. The shipped planner base
+    writes real plans (it stops by itself), in a 2048-token context."""
+    suite_file = tmp_path / "eval_two_graphs.json"
+    suite_file.write_text(json.dumps(json.loads(EVAL.read_text())[:2]))
+    suite = read_eval_suite(suite_file)
+    tasks = eval_suite_tasks(suite)
+    kwargs = {"graph_unknown": [0.2, 0.5], "seed": 5, "max_iterations": 2}
+    local = StudentPlanner.from_pretrained(PLANNER_BASE)
+    assert local.max_new_tokens == MAX_NEW_TOKENS
+    in_process_summary, in_process = evaluate_planner(lambda t, s: local, suite, tasks, **kwargs)
+    app = create_app(PLANNER_BASE, ServeConfig(model_name=NAME))
+    with _running(app) as url, ChatClient(_teacher_endpoint(url)) as chat:
+        served_summary, served = evaluate_planner(LLMTeacher(chat).planner, suite, tasks, **kwargs)
+    assert served == in_process
+    assert served_summary == in_process_summary
+    turns = [t for r in in_process for t in (*r["rejected"], *r["transcript"][1:])]
+    assert turns  # the student wrote turns, and they were compared
 
 
 def test_a_failing_generation_is_a_500_and_not_a_crash():
@@ -318,8 +408,17 @@ def test_the_serve_command(monkeypatch, student_dir):
     assert result.exit_code == 0, result.output
     ((model_dir, kw),) = calls
     assert model_dir == str(student_dir) and kw["host"] == "127.0.0.1" and kw["port"] == 8123
-    assert kw["config"] == ServeConfig(model_name="s")
-    assert CliRunner().invoke(cli.cli, ["serve", "--help"]).exit_code == 0
+    assert kw["config"] == ServeConfig(model_name="s")  # the defaults: greedy, 256
+    result = CliRunner().invoke(
+        cli.cli,
+        ["serve", "--model", str(student_dir), "--sample", "--max-new-tokens", "100"],
+    )
+    assert result.exit_code == 0, result.output
+    assert calls[1][1]["config"] == ServeConfig(max_new_tokens=100, sampling=True)
+    help_text = CliRunner().invoke(cli.cli, ["serve", "--help"])
+    assert help_text.exit_code == 0
+    assert f"[default: {MAX_NEW_TOKENS};" in " ".join(help_text.output.split())
+    assert "--max-tokens-limit" not in help_text.output
 
 
 # ------------------------------------------------------------------------- context length
@@ -372,7 +471,7 @@ def test_max_tokens_past_the_context_is_lowered_to_the_room_left(client, counter
     assert 0 < room <= 20
     fits = client.chat.completions.create(model=NAME, messages=messages, max_tokens=room)
     assert fits.usage.prompt_tokens == prompt and fits.usage.completion_tokens <= room
-    for max_tokens in (room + 1, 64, None):  # None: the default cap, here the limit, 64
+    for max_tokens in (room + 1, CAP, 2048, None):  # None: the server's cap, CAP
         extra = {} if max_tokens is None else {"max_tokens": max_tokens}
         clipped = client.chat.completions.create(model=NAME, messages=messages, **extra)
         assert clipped.usage.prompt_tokens == prompt
@@ -388,7 +487,7 @@ def test_a_strict_server_refuses_max_tokens_past_the_context_as_openai(student_d
     messages, prompt = _prompt_of(counter, CONTEXT - 20)
     room = CONTEXT - prompt
     app = create_app(
-        student_dir, ServeConfig(model_name=NAME, max_tokens_limit=64, strict_context=True)
+        student_dir, ServeConfig(model_name=NAME, max_new_tokens=CAP, strict_context=True)
     )
     with TestClient(app) as http:
 
@@ -408,12 +507,19 @@ def test_a_strict_server_refuses_max_tokens_past_the_context_as_openai(student_d
         default = ask()  # a cap the client did not ask for is still lowered to fit
         assert default.status_code == 200, default.text
         assert default.json()["usage"]["completion_tokens"] == room
+        # lowering max_tokens to the server's cap is not a refusal, strict or not
+        short = http.post(
+            "/v1/chat/completions",
+            json={"model": NAME, "messages": GOOD["messages"], "max_tokens": 2048},
+        )
+        assert short.status_code == 200, short.text
+        assert short.json()["usage"]["completion_tokens"] == CAP
 
 
-def test_a_request_without_max_tokens_gets_the_default_capped_at_the_limit(client):
-    # the server allows 64 new tokens; the default (256) must not turn every request into a 400
-    reply = client.chat.completions.create(model=NAME, messages=GOOD["messages"])
-    assert reply.usage.completion_tokens == 64 and reply.choices[0].finish_reason == "length"
+def test_max_tokens_above_the_servers_cap_is_lowered_to_it_not_refused(client):
+    for asked in ({}, {"max_tokens": CAP + 1}, {"max_tokens": 2048}, {"max_tokens": 10**6}):
+        reply = client.chat.completions.create(model=NAME, messages=GOOD["messages"], **asked)
+        assert reply.usage.completion_tokens == CAP and reply.choices[0].finish_reason == "length"
 
 
 # -------------------------------------------------------------------------- LoRA students
@@ -421,7 +527,7 @@ def test_a_lora_student_is_served_with_its_base(samples, tmp_path):
     from fastapi.testclient import TestClient
 
     adapter = save_lora_student(samples, tmp_path / "lora_student", tmp_path / "student_base")
-    app = create_app(adapter, ServeConfig(max_tokens_limit=64))
+    app = create_app(adapter, ServeConfig(max_new_tokens=CAP))
     assert app.state.model_name == "lora_student"
     assert app.state.engine.context_length == CONTEXT  # read through the PeftModel
     local = StudentPlanner.from_pretrained(adapter, max_new_tokens=MAX_TOKENS)

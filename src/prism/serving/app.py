@@ -1,5 +1,13 @@
 """The FastAPI app: a saved student behind ``/v1/chat/completions``, ``/v1/models``, ``/health``.
 
+By default the server decodes as the in-process :class:`~prism.student.planner.StudentPlanner`
+does, whatever a request asks: greedily, and at most ``ServeConfig.max_new_tokens`` (the
+planner's 256) new tokens, cut at the room the prompt leaves in the context. So a SPINE client
+(the LLM teacher backend, the ``task_success`` evaluator through it) set up for a large teacher
+changes its ``base_url``, its ``model`` and its API key (any non-empty value) and nothing else,
+and gets the in-process student's turns. Sampling is opt-in: ``ServeConfig.sampling``
+(``prism serve --sample``).
+
 API (what an OpenAI client, :class:`prism.endpoint.ChatClient` and the LLM teacher send):
 
 ``POST /v1/chat/completions``
@@ -7,13 +15,23 @@ API (what an OpenAI client, :class:`prism.endpoint.ChatClient` and the LLM teach
     (non-empty list of ``{"role": "system"|"user"|"assistant", "content": str}``; content may
     also be a list of ``{"type": "text", "text": ...}`` parts), optional:
 
-    * ``temperature`` (0..2, default 0): **0 is greedy decoding**, exactly what the in-process
-      :class:`~prism.student.planner.StudentPlanner` does; > 0 samples with that temperature
-      (and ``top_p``), reproducibly when the request carries a ``seed``. Set
-      ``temperature: 0`` in the teacher's endpoint config to get the in-process student's turns.
-    * ``max_tokens`` / ``max_completion_tokens``: cap on new tokens (default
-      ``ServeConfig.default_max_tokens``, the planner's 256, or ``max_tokens_limit`` if that is
-      lower); above ``ServeConfig.max_tokens_limit`` is a 400.
+    * ``temperature``, ``top_p``, ``seed``: validated (``temperature`` in 0..2, ``top_p`` in
+      (0, 1], ``seed`` an integer; else a 400) and, by default, **ignored: decoding is
+      greedy**, exactly what the in-process :class:`~prism.student.planner.StudentPlanner`
+      does. The project's teacher endpoint config sends ``temperature: 0.2``; a SPINE client
+      that changes only ``base_url`` and ``model`` (and its API key) must get the in-process
+      student's turns. ``ServeConfig.sampling`` (``prism serve --sample``) honours them
+      instead: > 0 samples with that temperature (and ``top_p``), reproducibly when the
+      request carries a ``seed``; 0 (also when absent) is greedy.
+    * ``max_tokens`` / ``max_completion_tokens``: cap on new tokens. The server's own cap,
+      ``ServeConfig.max_new_tokens`` (``--max-new-tokens``, default the planner's
+      :data:`~prism.student.planner.MAX_NEW_TOKENS`, 256), is the default and the most a
+      reply ever gets: a smaller ``max_tokens`` is honoured, a larger one is **lowered** to
+      the cap, never refused. The teacher's endpoint config asks for 2048
+      (``EndpointConfig``'s default) and must work unchanged; and since the in-process planner
+      never writes more than its 256 tokens, a larger cap would be one more way for the served
+      turns to differ. Not a positive integer: a 400. ``finish_reason`` is ``length`` when the
+      cap (or the room left in the context, below) was hit, else ``stop``.
     * ``response_format``: ``{"type": "json_object"}`` or ``{"type": "text"}`` are accepted and
       change nothing: the reply is always SPINE JSON text (a compact-format student's plan is
       turned into a SPINE response by its prompt format), as valid as the student makes it.
@@ -27,12 +45,14 @@ API (what an OpenAI client, :class:`prism.endpoint.ChatClient` and the LLM teach
     **Context length** (the model's ``config.max_position_embeddings``): a prompt
     (chat-templated, in the student's prompt format: what ``usage.prompt_tokens`` counts) that
     leaves no room for one new token is a 400 with code ``context_length_exceeded`` and a
-    message giving the numbers, as OpenAI's. When the prompt plus ``max_tokens`` exceeds the
-    context, the cap is lowered to the room left (``finish_reason`` is then ``length`` if the
-    reply fills it): a SPINE client set up for a large teacher asks for ``max_tokens: 2048``,
-    the whole context of the small student, and must work with only its ``base_url`` changed.
+    message giving the numbers, as OpenAI's. When the prompt plus the cap (``max_tokens``
+    once lowered to ``max_new_tokens``) exceeds the context, the cap is lowered to the room
+    left, as the in-process planner cuts a turn at the room its prompt leaves
+    (``finish_reason`` is then ``length`` if the reply fills it).
     ``ServeConfig.strict_context`` (``prism serve --strict-context``) refuses such a request
-    with the same 400 instead, as OpenAI does for an explicit ``max_tokens``.
+    with the same 400 instead, as OpenAI does for an explicit ``max_tokens``; a request
+    naming no ``max_tokens`` is still lowered to fit, and lowering a ``max_tokens`` to
+    ``max_new_tokens`` is never a refusal, strict or not.
 
     The answer has OpenAI's shape; ``usage`` counts, with the student's tokenizer, the tokens
     the model actually read (its chat-templated prompt in its own prompt format) and wrote
@@ -90,26 +110,36 @@ ROLES = ("system", "user", "assistant")
 class ServeConfig:
     """Settings of one server.
 
+    The defaults make the server a drop-in for the in-process
+    :class:`~prism.student.planner.StudentPlanner` with its defaults: greedy decoding and at
+    most :data:`~prism.student.planner.MAX_NEW_TOKENS` new tokens per reply, whatever the
+    request asks (see the module docstring).
+
     Attributes:
         model_name: The id clients must send as ``model`` (default: the directory's name).
-        max_tokens_limit: Largest ``max_tokens`` accepted (2048 = ``EndpointConfig``'s default,
-            so such a request is not refused for its size; prompt + ``max_tokens`` must still
-            fit the model's context, see the module docstring).
-        default_max_tokens: Cap when a request names none (the planner's 256; the limit if that
-            is lower).
+        max_new_tokens: Most new tokens in one reply, the planner's ``max_new_tokens``: the cap
+            when a request names none, and what a larger ``max_tokens`` is lowered to (never a
+            400). Serve with the value the in-process planner uses to get its turns.
+        sampling: Honour the request's ``temperature``, ``top_p`` and ``seed`` (``prism serve
+            --sample``). Off by default: decoding is greedy whatever they say, as in process.
         keep_system: Pass system messages to the student instead of dropping them.
         strict_context: Refuse (400 ``context_length_exceeded``, as OpenAI does) a request whose
-            prompt plus explicit ``max_tokens`` exceeds the model's context. Off by default: the
-            cap is then lowered to the room left, so a SPINE client configured for a large
-            teacher (``max_tokens: 2048``, the whole context of the small student) works with
-            only its ``base_url`` changed.
+            prompt plus explicit ``max_tokens`` (once lowered to ``max_new_tokens``) exceeds
+            the model's context. Off by default: the cap is then lowered to the room left, as
+            the in-process planner does.
     """
 
     model_name: str | None = None
-    max_tokens_limit: int = 2048
-    default_max_tokens: int = MAX_NEW_TOKENS
+    max_new_tokens: int = MAX_NEW_TOKENS
+    sampling: bool = False
     keep_system: bool = False
     strict_context: bool = False
+
+    def __post_init__(self) -> None:
+        if not _is_int(self.max_new_tokens) or self.max_new_tokens < 1:
+            raise ValueError(
+                f"max_new_tokens must be a positive integer, got {self.max_new_tokens!r}"
+            )
 
 
 class ServeError(Exception):
@@ -418,27 +448,24 @@ def parse_request(body: Any, model_name: str, config: ServeConfig) -> dict[str, 
         raise RequestError(
             f"seed must be an integer, got {seed!r}", param="seed", code="invalid_type"
         )
+    if not config.sampling:  # the in-process planner's greedy decoding, whatever was asked
+        temperature, top_p, seed = 0.0, 1.0, None
     param = (
         "max_completion_tokens" if body.get("max_completion_tokens") is not None else "max_tokens"
     )
-    max_tokens = body.get(param)
-    # a default cap is always lowered to fit; an explicit one unless the server is strict
-    clip_to_context = max_tokens is None or not config.strict_context
-    if max_tokens is None:  # never above the limit: a request naming no cap is always valid
-        max_tokens = min(config.default_max_tokens, config.max_tokens_limit)
-    if not _is_int(max_tokens) or max_tokens < 1:
+    requested = body.get(param)
+    if requested is not None and (not _is_int(requested) or requested < 1):
         raise RequestError(
-            f"{param} must be a positive integer, got {max_tokens!r}",
+            f"{param} must be a positive integer, got {requested!r}",
             param=param,
             code="invalid_value",
         )
-    if max_tokens > config.max_tokens_limit:
-        raise RequestError(
-            f"{param} is too large: {max_tokens}; this server allows at most "
-            f"{config.max_tokens_limit} new tokens",
-            param=param,
-            code="invalid_value",
-        )
+    # At most the planner's cap; a larger request is lowered, not refused (a SPINE client set
+    # up for a large teacher asks for 2048).
+    cap = config.max_new_tokens
+    max_tokens = cap if requested is None else min(requested, cap)
+    # a default cap is always lowered to fit the context; an explicit one unless strict
+    clip_to_context = requested is None or not config.strict_context
     response_format = body.get("response_format")
     if response_format is not None and (
         not isinstance(response_format, dict)
@@ -472,7 +499,8 @@ def create_app(
     Args:
         model_dir: a saved student (``StudentPlanner.from_pretrained`` reads it), checked
             first by :func:`check_model_dir` (:class:`ServeError`).
-        config: names, token limits, system messages (:class:`ServeConfig`).
+        config: name, decoding, token cap, system messages, context policy
+            (:class:`ServeConfig`).
         engine: an already loaded engine instead of ``model_dir`` (tests, benchmarks).
     """
     config = config or ServeConfig()
@@ -627,12 +655,17 @@ def serve(
         server = uvicorn.Server(
             uvicorn.Config(app, host=host, port=port, workers=1, log_level="info")
         )
+        config = app.state.config
         logger.info(
-            "serving %s as %r on http://%s:%d/v1",
+            "serving %s as %r on http://%s:%d/v1; %s, at most %d new tokens per reply",
             model_dir,
             app.state.model_name,
             host,
             sock.getsockname()[1],
+            "sampling as requested (temperature, top_p, seed)"
+            if config.sampling
+            else "greedy as in process (a request's temperature, top_p, seed are ignored)",
+            config.max_new_tokens,
         )
         _run_until_signal(server, sock)
     finally:
