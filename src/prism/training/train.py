@@ -259,7 +259,15 @@ class ProgressBarCallback(ProgressCallback):
 
 
 class StepLogCallback(TrainerCallback):
-    """Write every logged training/eval loss to the Python log (Kedro's console and log file)."""
+    """Write the training and validation losses to the Python log (Kedro's console and log file).
+
+    Every validation loss, and about ten training losses per run (the first, every tenth of the
+    steps, the last), are INFO; the other training losses are DEBUG. The progress bar shows the
+    run going, and ``training_metrics`` keeps every loss.
+    """
+
+    #: Training losses at INFO per run, about.
+    INFO_LINES = 10
 
     def on_log(
         self, args: Any, state: Any, control: Any, logs: dict | None = None, **kw: Any
@@ -267,7 +275,11 @@ class StepLogCallback(TrainerCallback):
         if not state.is_world_process_zero or not logs:
             return
         if "loss" in logs:
-            logger.info(
+            every = max(1, state.max_steps // self.INFO_LINES)
+            step = state.global_step
+            shown = step <= args.logging_steps or step % every == 0 or step == state.max_steps
+            logger.log(
+                logging.INFO if shown else logging.DEBUG,
                 "step %d/%d  epoch %.2f  loss %.4f  lr %.2e",
                 state.global_step,
                 state.max_steps,
