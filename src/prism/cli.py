@@ -33,10 +33,11 @@ def cli() -> None:
 @cli.command(name="run", params=kedro_run.params, help=kedro_run.help)
 def run(**kwargs: Any) -> Any:
     """Run the pipeline (Kedro's ``run``)."""
-    names = [
-        *(kwargs.get("pipelines") or []),
-        *([kwargs["pipeline"]] if kwargs.get("pipeline") else []),
-    ]
+    if kwargs.get("pipeline") and not kwargs.get("pipelines"):
+        # `kedro run --pipeline iterative` is this project's documented main command: pass it
+        # on as `--pipelines`, which Kedro 1.x prefers, instead of warning on every run.
+        kwargs["pipelines"], kwargs["pipeline"] = [kwargs["pipeline"]], None
+    names = list(kwargs.get("pipelines") or [])
     if "iterative" in names:
         # A killed loop resumes where it stopped: finished episodes are not trained again.
         kwargs["only_missing_outputs"] = True

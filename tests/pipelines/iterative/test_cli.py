@@ -82,6 +82,7 @@ def test_a_run_killed_in_episode_2_finishes_with_the_same_command(project: Path)
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "Resuming the training of" in result.stdout + result.stderr  # not from step 0
+    assert "deprecated" not in result.stdout + result.stderr  # --pipeline is ours to accept
     assert not checkpoints.exists(), "the checkpoints go once the model is saved"
     assert (out / "iterative_model_episode_1" / "prism_model.json").stat().st_mtime_ns == model_1
     assert _ids(out / "new_samples_episode_1.json") == new_1
