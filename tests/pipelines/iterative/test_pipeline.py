@@ -246,3 +246,13 @@ def test_a_resumed_run_ends_where_an_uninterrupted_one_does(
         "new_samples_episode_2.json",
     ):
         assert _ids(project / OUTPUT / name) == _ids(clean / OUTPUT / name), name
+
+
+def test_how_a_run_is_watched_or_checkpointed_is_not_part_of_it():
+    from prism.pipelines.iterative.config import IterativeConfig
+
+    config = IterativeConfig()
+    training = {"epochs": 3, "r": 16, "report_to": "wandb", "checkpoint_every": 50}
+    same = config.fingerprint({**training, "report_to": "none", "checkpoint_every": 0}, {})
+    assert config.fingerprint(training, {}) == same
+    assert config.fingerprint({**training, "epochs": 1}, {}) != same

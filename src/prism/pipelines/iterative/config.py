@@ -39,7 +39,7 @@ TRAINING_FLAGS = ("epochs", "r", "base_model")
 #: Fields that do not change what an episode produces: a run may be continued with other values.
 NOT_FINGERPRINTED = ("n_episodes", "objective", "objective_type", "eval_metric", "output_dir")
 #: Training fields that only change reporting or speed, left out of the fingerprint likewise.
-TRAINING_VOLATILE = ("report_to", "logging_steps", "nproc", "name")
+TRAINING_VOLATILE = ("report_to", "logging_steps", "nproc", "name", "checkpoint_every")
 
 
 class IterativeConfigError(ValueError):
