@@ -256,3 +256,30 @@ def test_how_a_run_is_watched_or_checkpointed_is_not_part_of_it():
     same = config.fingerprint({**training, "report_to": "none", "checkpoint_every": 0}, {})
     assert config.fingerprint(training, {}) == same
     assert config.fingerprint({**training, "epochs": 1}, {}) != same
+
+
+@pytest.mark.slow
+def test_a_sampler_installed_from_its_package_drives_a_real_run(
+    project, run_iterative, example_plugin_installed, fresh_plugin_manager
+):
+    """The example package in tests/plugins, pip-installed, found through its entry point."""
+    # Half the rollouts cut after their first turn, so "the longest" means something.
+    samples = json.loads((project / "data/01_raw/initial_dataset.json").read_text())
+    for sample in samples[::2]:
+        turns = sample["conversations"]
+        first = next(i for i, m in enumerate(turns) if m["role"] == "assistant")
+        sample["conversations"] = turns[: first + 1]
+    initial = project / "data/01_raw/mixed_lengths.json"
+    initial.write_text(json.dumps(samples))
+    run_iterative(sampling_strategy="longest_first", initial_data=str(initial))
+
+    out = project / OUTPUT
+    priors = json.loads((out / "episode_1" / "generation_priors.json").read_text())
+    assert priors["sampler"] == "longest_first"
+    samples = json.loads((out / "dataset_episode_1.json").read_text())
+    # the plugin's turns: assistant messages; it picks the samples with the most
+    turns = {s["id"]: sum(m["role"] == "assistant" for m in s["conversations"]) for s in samples}
+    picked = sorted((turns[i] for i in priors["ids"]), reverse=True)
+    assert picked == sorted(turns.values(), reverse=True)[: len(picked)]
+    assert len(set(turns.values())) > 1  # not a tie that any sampler would pass
+    assert (out / "new_samples_episode_1.json").exists() and (out / "best_model").exists()
