@@ -25,6 +25,14 @@ def is_user_error(error: BaseException) -> bool:
     return type(error).__module__.startswith("prism.") or isinstance(error, DatasetError)
 
 
+def user_error_message(error: BaseException) -> str | None:
+    """``"<Type>: <message>"`` for an error to print as one line instead of a traceback, or
+    ``None`` for a bug (or when ``PRISM_TRACEBACK`` asks for tracebacks)."""
+    if is_user_error(error) and not os.environ.get("PRISM_TRACEBACK"):
+        return f"{type(error).__name__}: {error}"
+    return None
+
+
 @click.group(name="prism")
 def cli() -> None:
     """Commands of the prism project."""
@@ -44,9 +52,10 @@ def run(**kwargs: Any) -> Any:
     try:
         return kedro_run.callback(**kwargs)
     except Exception as error:
-        if is_user_error(error) and not os.environ.get("PRISM_TRACEBACK"):
-            raise click.ClickException(f"{type(error).__name__}: {error}") from None
-        raise
+        message = user_error_message(error)
+        if message is None:
+            raise
+        raise click.ClickException(message) from None
 
 
 @cli.command(name="plugins")
@@ -144,6 +153,7 @@ def serve(
     except ServeError as error:
         raise click.ClickException(str(error)) from None
     except Exception as error:
-        if is_user_error(error) and not os.environ.get("PRISM_TRACEBACK"):
-            raise click.ClickException(f"{type(error).__name__}: {error}") from None
-        raise
+        message = user_error_message(error)
+        if message is None:
+            raise
+        raise click.ClickException(message) from None

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import math
 import os
 import re
 import threading
@@ -14,6 +13,8 @@ from typing import Any
 
 from kedro.framework.hooks import hook_impl
 from kedro.io import CatalogProtocol
+
+from prism.values import is_finite_number
 
 logger = logging.getLogger(__name__)
 
@@ -321,7 +322,9 @@ class WandbEpisodeHook:
 
     def _metric_values(self, episode: int, report: Mapping[str, Any] | None) -> dict[str, Any]:
         metrics = {
-            k: float(v) for k, v in ((report or {}).get("metrics") or {}).items() if _finite(v)
+            k: float(v)
+            for k, v in ((report or {}).get("metrics") or {}).items()
+            if is_finite_number(v)
         }
         value = metrics.get(self._settings.objective)
         if value is not None:
@@ -392,7 +395,9 @@ def _training_values(metrics: Mapping[str, Any] | None, episode: int) -> dict[st
         "tokens_per_second": "training/tokens_per_second",
     }
     metrics = metrics or {}
-    values = {key: metrics[name] for name, key in names.items() if _finite(metrics.get(name))}
+    values = {
+        key: metrics[name] for name, key in names.items() if is_finite_number(metrics.get(name))
+    }
     return {**values, **_loss_curve(metrics, episode)}
 
 
@@ -401,10 +406,10 @@ def _loss_curve(metrics: Mapping[str, Any], episode: int) -> dict[str, Any]:
     line chart (the run's step is the episode, so the steps within one are a table)."""
     import wandb
 
-    losses = [float(v) for v in metrics.get("train_losses") or [] if _finite(v)]
+    losses = [float(v) for v in metrics.get("train_losses") or [] if is_finite_number(v)]
     if not losses:
         return {}
-    steps = metrics.get("steps") if _finite(metrics.get("steps")) else len(losses)
+    steps = metrics.get("steps") if is_finite_number(metrics.get("steps")) else len(losses)
     rows = [[round((i + 1) * steps / len(losses)), loss] for i, loss in enumerate(losses)]
     table = wandb.Table(columns=["step", "loss"], data=rows)
     title = f"Training loss, episode {episode}"
@@ -423,7 +428,7 @@ def _histograms(tables: Mapping[str, Any] | None) -> dict[str, Any]:
     for row in (tables or {}).get("samples", []):
         split = by_split.setdefault(str(row.get("split")), {"accuracy": [], "loss": []})
         for name, values in split.items():
-            if _finite(row.get(name)):
+            if is_finite_number(row.get(name)):
                 values.append(float(row[name]))
     return {
         f"samples/{split}/{name}": wandb.Histogram(values, num_bins=20)
@@ -447,7 +452,3 @@ def _load_saved(catalog: Any, name: str) -> Any:
     except Exception as error:
         logger.debug("wandb: %s not readable: %s", name, error)
         return None
-
-
-def _finite(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)

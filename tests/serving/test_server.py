@@ -30,7 +30,7 @@ from prism.evaluation.task_success import eval_sim, evaluate_planner
 from prism.formats.eval_tasks import read_eval_suite
 from prism.pipelines.generation.nodes import eval_suite_tasks
 from prism.serving import ServeConfig, StudentEngine, create_app
-from prism.student.generation import prompt_lengths
+from prism.student.generation import prompt_ids
 from prism.student.planner import MAX_NEW_TOKENS, StudentPlanner
 from prism.teachers.llm import LLMTeacher
 from prism.world.protocol import SYSTEM_PROMPT, first_turn
@@ -333,7 +333,7 @@ def test_the_drop_in_holds_where_conversations_outgrow_the_context(tmp_path):
         for i, t in enumerate(tasks)
         for sim in [eval_sim(suite, i, kwargs["graph_unknown"], kwargs["seed"], scenes)]
     ]
-    lengths = sorted(prompt_lengths(base.tokenizer, firsts))
+    lengths = sorted(len(prompt_ids(base.tokenizer, first)) for first in firsts)
     base.model.config.max_position_embeddings = lengths[len(lengths) // 2] + MAX_TOKENS // 2
     path = tmp_path / "short_context"
     bundle = ModelBundle(base.model, base.tokenizer, {"prompt_format": base.prompt_format.name})

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from prism.student.batching import BatchingPlanner
-from prism.student.generation import context_length, generate_replies, prompt_lengths
+from prism.student.generation import context_length, generate_replies, prompt_ids
 from prism.student.planner import StudentPlanner
 from prism.world.rollout import ContextLengthExceeded
 
@@ -40,7 +40,7 @@ def planner() -> StudentPlanner:
 
 def _lengths(planner: StudentPlanner, *conversations) -> list[int]:
     chats = [[{"role": m["role"], "content": m["value"]} for m in c] for c in conversations]
-    return prompt_lengths(planner.tokenizer, [planner.prompt_format.encode(c) for c in chats])
+    return [len(prompt_ids(planner.tokenizer, planner.prompt_format.encode(c))) for c in chats]
 
 
 def test_per_conversation_caps_in_one_batch_are_each_conversations_own(planner):

@@ -8,7 +8,6 @@ answers with a well-formed turn whose plan matches the task's ``answer`` regex.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import random
 from collections.abc import Callable, Sequence
@@ -16,6 +15,7 @@ from typing import Any
 
 from prism.formats.eval_tasks import EvalSuite
 from prism.scenes.base import Task
+from prism.seeding import derive_seed
 from prism.world.rollout import (
     MAX_ATTEMPTS,
     MAX_ITERATIONS,
@@ -32,8 +32,7 @@ PlannerFactory = Callable[[Task, PartialObservationSim], Planner]
 
 def eval_seed(seed: int, index: int) -> int:
     """The seed of task ``index``'s hidden-node draw (shared by every planner evaluated)."""
-    text = f"{seed}/eval/{index}"
-    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big") >> 1
+    return derive_seed(seed, "eval", index)
 
 
 def eval_sim(

@@ -13,6 +13,7 @@ from typing import Any
 import torch
 
 from prism.formats.conversations import to_chat_messages
+from prism.student.generation import context_length
 from prism.student.prompt_format import PromptFormat
 from prism.training.collate import PaddingCollator
 from prism.training.masking import IGNORE_INDEX, encode_conversation
@@ -56,7 +57,7 @@ def score_samples(
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    context = max_len or getattr(model.config, "max_position_embeddings", None) or 2048
+    context = max_len or context_length(model) or 2048
     encoded = [
         encode_conversation(tokenizer, prompt_format.encode(to_chat_messages(s)), context)
         for s in samples

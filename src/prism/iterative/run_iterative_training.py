@@ -210,7 +210,7 @@ def pipeline_from_args(args: argparse.Namespace) -> Any:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the loop; 0 on success, 1 on a wrong value or missing file, 130 when interrupted."""
     args = build_parser().parse_args(argv)
-    from prism.cli import is_user_error
+    from prism.cli import user_error_message
 
     try:
         result = pipeline_from_args(args).run_pipeline()
@@ -221,10 +221,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 130
     except Exception as error:
-        if is_user_error(error) and not os.environ.get("PRISM_TRACEBACK"):
-            print(f"Error: {type(error).__name__}: {one_line(str(error))}", file=sys.stderr)
-            return 1
-        raise
+        message = user_error_message(error)
+        if message is None:
+            raise
+        print(f"Error: {one_line(message)}", file=sys.stderr)
+        return 1
     summary = result.summary
     print(f"Outputs in {result.output_dir}")
     if result.best_episode is not None:

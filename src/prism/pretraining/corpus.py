@@ -21,7 +21,6 @@ Drill and probe scenes are drawn from disjoint seeds, so the probe measures held
 
 from __future__ import annotations
 
-import hashlib
 import random
 from collections import deque
 from collections.abc import Iterator, Sequence
@@ -30,6 +29,7 @@ from dataclasses import dataclass
 from prism.formats.conversations import to_chat_messages
 from prism.scenes.base import SceneRequest
 from prism.scenes.procedural import ProceduralSceneGenerator
+from prism.seeding import derive_seed
 from prism.student.prompt_format import CompactFormat, compact_graph
 from prism.teachers.oracle import OracleTeacher
 from prism.world.rollout import run_rollout
@@ -89,18 +89,13 @@ class ProbeItem:
     accepted: tuple[str, ...]
 
 
-def _seed(seed: int, *parts: object) -> int:
-    text = "/".join(str(p) for p in (seed, *parts))
-    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big") >> 1
-
-
 def _scene(spec: CorpusSpec, stream: str, index: int) -> tuple[SceneGraph, list, random.Random]:
-    rng = random.Random(_seed(spec.seed, stream, index))
+    rng = random.Random(derive_seed(spec.seed, stream, index))
     request = SceneRequest(
         n_regions=rng.randint(spec.min_regions, spec.max_regions),
         n_objects=rng.randint(spec.min_objects, spec.max_objects),
         n_tasks=max(1, spec.rollouts_per_scene),
-        seed=_seed(spec.seed, stream, index, "scene"),
+        seed=derive_seed(spec.seed, stream, index, "scene"),
     )
     generated = ProceduralSceneGenerator().generate(request)
     return generated.scene, generated.tasks, rng

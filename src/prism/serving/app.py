@@ -80,7 +80,6 @@ from __future__ import annotations
 import errno
 import json
 import logging
-import math
 import os
 import signal
 import socket
@@ -98,8 +97,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from prism.datasets.hf_model import MODEL_MARKER, adapter_problem
-from prism.student.generation import context_length
+from prism.student.generation import context_length, prompt_ids
 from prism.student.planner import MAX_NEW_TOKENS, StudentPlanner
+from prism.values import is_finite_number, is_int
 
 logger = logging.getLogger(__name__)
 
@@ -136,7 +136,7 @@ class ServeConfig:
     strict_context: bool = False
 
     def __post_init__(self) -> None:
-        if not _is_int(self.max_new_tokens) or self.max_new_tokens < 1:
+        if not is_int(self.max_new_tokens) or self.max_new_tokens < 1:
             raise ValueError(
                 f"max_new_tokens must be a positive integer, got {self.max_new_tokens!r}"
             )
@@ -263,20 +263,14 @@ class StudentEngine:
     def from_pretrained(cls, model_dir: str | Path) -> StudentEngine:
         return cls(StudentPlanner.from_pretrained(model_dir))
 
-    def _tokenize(self, messages: list[dict[str, str]]) -> Any:
+    def _prompt(self, messages: list[dict[str, str]]) -> list[int]:
         """The model's input for ``messages``: its format, its chat template, its tokenizer."""
-        tokenizer = self.planner.tokenizer
-        text = tokenizer.apply_chat_template(
-            self.planner.prompt_format.encode(messages), tokenize=False, add_generation_prompt=True
-        )
-        return tokenizer(  # verbose=False: an overlong prompt is refused with a 400 instead
-            [text], return_tensors="pt", padding=True, add_special_tokens=False, verbose=False
-        )
+        return prompt_ids(self.planner.tokenizer, self.planner.prompt_format.encode(messages))
 
     def prompt_tokens(self, messages: list[dict[str, str]]) -> int:
         """How many tokens the model reads for ``messages`` (``usage.prompt_tokens``)."""
         with self.lock:
-            return int(self._tokenize(messages)["input_ids"].shape[1])
+            return len(self._prompt(messages))
 
     def fit(self, prompt_tokens: int, max_tokens: int, *, clip: bool) -> int:
         """The cap on new tokens for this prompt: ``max_tokens``, or the room left if ``clip``.
@@ -321,14 +315,15 @@ class StudentEngine:
             sampling = {"do_sample": True, "temperature": float(temperature), "top_p": top_p}
         # The tokenizer is in the lock too: a fast tokenizer is not safe to share across threads.
         with self.lock, torch.no_grad():
-            batch = self._tokenize(messages)
-            prompt_tokens = int(batch["input_ids"].shape[1])
+            prompt = self._prompt(messages)
+            prompt_tokens = len(prompt)
             max_tokens = self.fit(prompt_tokens, max_tokens, clip=clip_to_context)
-            batch = batch.to(model.device)
+            input_ids = torch.tensor([prompt], device=model.device)
             if temperature > 0 and seed is not None:
                 torch.manual_seed(seed)
             output = model.generate(
-                **batch,
+                input_ids=input_ids,
+                attention_mask=torch.ones_like(input_ids),
                 max_new_tokens=max_tokens,
                 eos_token_id=tokenizer.eos_token_id,
                 pad_token_id=tokenizer.pad_token_id,
@@ -347,12 +342,6 @@ class StudentEngine:
 
 
 # ----------------------------------------------------------------------------- validation
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _content(message: dict[str, Any], i: int) -> str:
@@ -429,7 +418,7 @@ def parse_request(body: Any, model_name: str, config: ServeConfig) -> dict[str, 
 
     temperature = body.get("temperature", 0.0)
     temperature = 0.0 if temperature is None else temperature
-    if not _is_number(temperature) or not 0 <= temperature <= 2:
+    if not is_finite_number(temperature) or not 0 <= temperature <= 2:
         raise RequestError(
             f"temperature must be a number in [0, 2], got {temperature!r}",
             param="temperature",
@@ -437,14 +426,14 @@ def parse_request(body: Any, model_name: str, config: ServeConfig) -> dict[str, 
         )
     top_p = body.get("top_p", 1.0)
     top_p = 1.0 if top_p is None else top_p
-    if not _is_number(top_p) or not 0 < top_p <= 1:
+    if not is_finite_number(top_p) or not 0 < top_p <= 1:
         raise RequestError(
             f"top_p must be a number in (0, 1], got {top_p!r}",
             param="top_p",
             code="invalid_value",
         )
     seed = body.get("seed")
-    if seed is not None and not _is_int(seed):
+    if seed is not None and not is_int(seed):
         raise RequestError(
             f"seed must be an integer, got {seed!r}", param="seed", code="invalid_type"
         )
@@ -454,7 +443,7 @@ def parse_request(body: Any, model_name: str, config: ServeConfig) -> dict[str, 
         "max_completion_tokens" if body.get("max_completion_tokens") is not None else "max_tokens"
     )
     requested = body.get(param)
-    if requested is not None and (not _is_int(requested) or requested < 1):
+    if requested is not None and (not is_int(requested) or requested < 1):
         raise RequestError(
             f"{param} must be a positive integer, got {requested!r}",
             param=param,

@@ -8,6 +8,8 @@ from typing import Any
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
+from prism.values import is_int
+
 
 def context_length(model: Any) -> int | None:
     """The most tokens (prompt + reply) the model takes: ``config.max_position_embeddings``
@@ -15,29 +17,23 @@ def context_length(model: Any) -> int | None:
     config = getattr(model, "config", None)
     for attribute in ("max_position_embeddings", "n_positions", "max_sequence_length"):
         value = getattr(config, attribute, None)
-        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        if is_int(value) and value > 0:
             return value
     return None
 
 
-def _prompt(tokenizer: PreTrainedTokenizerBase, conversation: Sequence[dict[str, str]]) -> str:
-    return tokenizer.apply_chat_template(
+def prompt_ids(
+    tokenizer: PreTrainedTokenizerBase, conversation: Sequence[dict[str, str]]
+) -> list[int]:
+    """The token ids the model reads for ``conversation``: its chat template with the
+    generation prompt, tokenized without special tokens of the tokenizer's own."""
+    text = tokenizer.apply_chat_template(
         list(conversation), tokenize=False, add_generation_prompt=True
     )
+    # verbose=False: a prompt longer than the model's context is what callers check for
+    return tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"]
 
 
-def prompt_lengths(
-    tokenizer: PreTrainedTokenizerBase, conversations: Sequence[Sequence[dict[str, str]]]
-) -> list[int]:
-    """Tokens the model reads for each conversation (chat template and generation prompt)."""
-    return [
-        # verbose=False: a prompt longer than the model's context is what is being checked for
-        len(tokenizer(_prompt(tokenizer, c), add_special_tokens=False, verbose=False)["input_ids"])
-        for c in conversations
-    ]
-
-
-@torch.no_grad()
 def generate_replies(
     model: PreTrainedModel,
     tokenizer: PreTrainedTokenizerBase,
@@ -46,29 +42,46 @@ def generate_replies(
     max_new_tokens: int | Sequence[int] = 48,
     batch_size: int = 16,
 ) -> list[str]:
-    """Greedy next assistant turn for each conversation, batched with left padding.
+    """Greedy next assistant turn for each conversation (see :func:`generate_from_ids`)."""
+    prompts = [prompt_ids(tokenizer, c) for c in conversations]
+    return generate_from_ids(
+        model, tokenizer, prompts, max_new_tokens=max_new_tokens, batch_size=batch_size
+    )
+
+
+@torch.no_grad()
+def generate_from_ids(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    prompts: Sequence[Sequence[int]],
+    *,
+    max_new_tokens: int | Sequence[int] = 48,
+    batch_size: int = 16,
+) -> list[str]:
+    """Greedy next assistant turn for each prompt (:func:`prompt_ids`), batched with left
+    padding.
 
     Args:
-        max_new_tokens: one cap for all, or one per conversation. A batch generates up to its
-            largest cap and each reply is cut at its own: greedy decoding of one sequence does
-            not depend on the others, so this is what generating with that cap alone gives.
+        max_new_tokens: one cap for all, or one per prompt. A batch generates up to its largest
+            cap and each reply is cut at its own: greedy decoding of one sequence does not
+            depend on the others, so this is what generating with that cap alone gives.
     """
     if isinstance(max_new_tokens, int):
-        caps = [max_new_tokens] * len(conversations)
+        caps = [max_new_tokens] * len(prompts)
     else:
         caps = [int(n) for n in max_new_tokens]
-        if len(caps) != len(conversations):
-            raise ValueError(f"{len(caps)} max_new_tokens for {len(conversations)} conversations")
+        if len(caps) != len(prompts):
+            raise ValueError(f"{len(caps)} max_new_tokens for {len(prompts)} prompts")
     was_training = model.training
     model.eval()
     side = tokenizer.padding_side
     tokenizer.padding_side = "left"
     replies: list[str] = []
     try:
-        for start in range(0, len(conversations), batch_size):
-            texts = [_prompt(tokenizer, c) for c in conversations[start : start + batch_size]]
+        for start in range(0, len(prompts), batch_size):
+            chunk = [list(ids) for ids in prompts[start : start + batch_size]]
             limits = caps[start : start + batch_size]
-            batch = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
+            batch = tokenizer.pad({"input_ids": chunk}, padding=True, return_tensors="pt")
             batch = batch.to(model.device)
             output = model.generate(
                 **batch,

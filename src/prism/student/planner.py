@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from prism.student.generation import context_length, generate_replies, prompt_lengths
+from prism.student.generation import context_length, generate_from_ids, prompt_ids
 from prism.student.prompt_format import PromptFormat, format_of
 from prism.world.rollout import ContextLengthExceeded, Message
 
@@ -81,23 +81,23 @@ class StudentPlanner:
             [{"role": m["role"], "content": m.get("value", m.get("content", ""))} for m in c]
             for c in conversations
         ]
-        encoded = [self.prompt_format.encode(chat) for chat in chats]
+        prompts = [prompt_ids(self.tokenizer, self.prompt_format.encode(chat)) for chat in chats]
         out: list[str | ContextLengthExceeded] = [""] * len(chats)
         caps = [self.max_new_tokens] * len(chats)
         context = context_length(self.model)
         if context is not None:
-            for i, tokens in enumerate(prompt_lengths(self.tokenizer, encoded)):
-                if tokens >= context:
+            for i, prompt in enumerate(prompts):
+                if len(prompt) >= context:
                     out[i] = ContextLengthExceeded(
-                        f"the conversation is {tokens} tokens in the student's prompt format, "
-                        f"and its context is {context}: no room for a reply"
+                        f"the conversation is {len(prompt)} tokens in the student's prompt "
+                        f"format, and its context is {context}: no room for a reply"
                     )
-                caps[i] = min(caps[i], context - tokens)
+                caps[i] = min(caps[i], context - len(prompt))
         todo = [i for i, reply in enumerate(out) if not isinstance(reply, Exception)]
-        replies = generate_replies(
+        replies = generate_from_ids(
             self.model,
             self.tokenizer,
-            [encoded[i] for i in todo],
+            [prompts[i] for i in todo],
             max_new_tokens=[caps[i] for i in todo],
         )
         for i, reply in zip(todo, replies, strict=True):

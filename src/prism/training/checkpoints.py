@@ -54,18 +54,20 @@ def last_complete_checkpoint(folder: str | Path) -> str | None:
     return None
 
 
-def remove_stale_runs(root: str | Path, keep: str) -> None:
-    """Delete the checkpoint folders under ``root`` of other training runs than ``keep``.
+def remove_stale_runs(root: str | Path, keep: str | None = None) -> None:
+    """Delete the checkpoint folders of training runs under ``root``, all but ``keep``.
 
-    Only folders named like a fingerprint are touched; they hold a run that was stopped and then
-    started with other data or settings, which can never be resumed.
+    Only folders named like a fingerprint are touched. Called with ``keep`` when a run starts:
+    the others were stopped and then started with other data or settings, and can never be
+    resumed.
     """
     root = Path(root)
     if not root.is_dir():
         return
     for path in root.iterdir():
         if path.is_dir() and path.name != keep and _FINGERPRINT.match(path.name):
-            logger.info("Removing the checkpoints of an earlier, different training run: %s", path)
+            if keep is not None:
+                logger.info("Removing the checkpoints of an earlier, different run: %s", path)
             shutil.rmtree(path, ignore_errors=True)
 
 
@@ -75,11 +77,6 @@ def release_checkpoints(root: str | Path) -> None:
     Called once the trained model is on disk (:class:`prism.hooks.TrainingCheckpointsHook`, or
     the Python API after saving): until then a killed run must be able to resume them.
     """
-    root = Path(root)
-    if not root.is_dir():
-        return
-    for path in root.iterdir():
-        if path.is_dir() and _FINGERPRINT.match(path.name):
-            shutil.rmtree(path, ignore_errors=True)
-    with contextlib.suppress(OSError):  # left when something else is in it
-        root.rmdir()
+    remove_stale_runs(root)
+    with contextlib.suppress(OSError):  # left when something else is in it, or missing
+        Path(root).rmdir()

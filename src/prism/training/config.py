@@ -7,12 +7,12 @@ fields live under ``training:`` in ``conf/base/parameters_training.yml``.
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal
 
 from prism.training.base_models import BuiltinModelSpec
 from prism.training.errors import TrainConfigError
+from prism.values import is_finite_number, is_int
 
 #: Every linear projection of a Llama/Qwen/Mistral block. Adapting all of them (not just q/v)
 #: is what QLoRA found necessary to match full fine-tuning.
@@ -117,40 +117,43 @@ class TrainConfig:
             "logging_steps",
         ):
             value = getattr(self, name)
-            _check(_integer(value) and value > 0, name, value, "a positive integer")
+            _check(is_int(value) and value > 0, name, value, "a positive integer")
         for name in ("bit4", "debug", "group_by_length"):
             value = getattr(self, name)
             _check(isinstance(value, bool), name, value, "true or false")
-        _check(_number(self.epochs) and self.epochs > 0, "epochs", self.epochs, "a number > 0")
         _check(
-            _number(self.val_frac) and 0 <= self.val_frac < 1,
+            is_finite_number(self.epochs) and self.epochs > 0, "epochs", self.epochs, "a number > 0"
+        )
+        _check(
+            is_finite_number(self.val_frac) and 0 <= self.val_frac < 1,
             "val_frac",
             self.val_frac,
             "a fraction in [0, 1)",
         )
         _check(
-            _number(self.lora_dropout) and 0 <= self.lora_dropout < 1,
+            is_finite_number(self.lora_dropout) and 0 <= self.lora_dropout < 1,
             "lora_dropout",
             self.lora_dropout,
             "a probability in [0, 1)",
         )
         _check(
-            self.learning_rate is None or (_number(self.learning_rate) and self.learning_rate > 0),
+            self.learning_rate is None
+            or (is_finite_number(self.learning_rate) and self.learning_rate > 0),
             "learning_rate",
             self.learning_rate,
             "a number > 0, or null for the mode's default",
         )
         for name in ("warmup_steps", "checkpoint_every"):
             value = getattr(self, name)
-            _check(_integer(value) and value >= 0, name, value, "an integer >= 0")
+            _check(is_int(value) and value >= 0, name, value, "an integer >= 0")
         _check(
-            _number(self.weight_decay) and self.weight_decay >= 0,
+            is_finite_number(self.weight_decay) and self.weight_decay >= 0,
             "weight_decay",
             self.weight_decay,
             "a number >= 0",
         )
         _check(
-            _integer(self.max_steps) and (self.max_steps == -1 or self.max_steps > 0),
+            is_int(self.max_steps) and (self.max_steps == -1 or self.max_steps > 0),
             "max_steps",
             self.max_steps,
             "-1 (all epochs) or a positive integer",
@@ -169,7 +172,7 @@ class TrainConfig:
             self.finetune,
             "'auto', 'lora' or 'full'",
         )
-        _check(_integer(self.seed), "seed", self.seed, "an integer")
+        _check(is_int(self.seed), "seed", self.seed, "an integer")
 
     @classmethod
     def from_dict(cls, params: dict[str, Any]) -> TrainConfig:
@@ -190,15 +193,6 @@ class TrainConfig:
     def to_dict(self) -> dict[str, Any]:
         """Plain-data form (JSON/YAML-serialisable), inverse of :meth:`from_dict`."""
         return asdict(self)
-
-
-def _integer(value: Any) -> bool:
-    # bool is an int subclass: `r: true` in YAML must not pass as rank 1
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _check(ok: bool, name: str, value: Any, expected: str) -> None:

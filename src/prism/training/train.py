@@ -37,6 +37,7 @@ from transformers import (
 
 from prism.datasets.hf_model import MODEL_MARKER, HFModelDataset, ModelBundle, StudentBaseDataset
 from prism.formats.conversations import read_samples, to_chat_messages
+from prism.student.generation import context_length
 from prism.student.prompt_format import PromptFormat, format_of
 from prism.training.base_models import (
     BUILTIN,
@@ -372,7 +373,7 @@ def fit(
         train_samples, val_samples = train_samples[:DEBUG_SAMPLES], val_samples[:DEBUG_SAMPLES]
 
     model = load_base_model(base, bit4=config.bit4)
-    context = getattr(model.config, "max_position_embeddings", None) or config.max_seq_len
+    context = context_length(model) or config.max_seq_len
     max_len = min(config.max_seq_len, context)
     prompt_format = format_of(base.name_or_path if not base.is_builtin else None)
     train_examples, train_counts = encode_samples(train_samples, tokenizer, max_len, prompt_format)
@@ -535,10 +536,8 @@ def train_student(
     if config.nproc > 1:
         from prism.training.distributed import launch
 
-        result = launch(samples, split, base, config, checkpoint_dir)
-    else:
-        result = fit(samples, split, base, config, checkpoint_dir)
-    return result
+        return launch(samples, split, base, config, checkpoint_dir)
+    return fit(samples, split, base, config, checkpoint_dir)
 
 
 #: Settings that change how a run is watched, not what it learns: a resumed run may differ.

@@ -16,6 +16,7 @@ from prism.pipelines.iterative import episodes as episode_module
 from prism.pipelines.iterative.model_link import ModelLinkDataset
 from prism.pipelines.iterative.nodes import (
     combine_datasets,
+    episode_training_params,
     prepare_initial_dataset,
     sample_generation_priors,
     select_best_episode,
@@ -57,7 +58,8 @@ def test_training_flags_override_the_training_parameters():
     config = IterativeConfig.from_params(
         {"epochs": 1, "r": 8, "val_frac": 0.2, "seed": 7, "training": {"learning_rate": 1e-4}}
     )
-    params = config.training_params({"epochs": 3, "r": 16, "base_model": "builtin"}, episode=2)
+    base = config.training_params({"epochs": 3, "r": 16, "base_model": "builtin"})
+    params = episode_training_params(config, base, episode=2)
     assert params["epochs"] == 1 and params["r"] == 8 and params["base_model"] == "builtin"
     assert params["val_frac"] == 0.2 and params["seed"] == 7 and params["learning_rate"] == 1e-4
     assert params["name"] == "iterative_model_episode_2"

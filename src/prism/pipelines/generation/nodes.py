@@ -9,7 +9,6 @@ duplicated.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import random
 from collections import Counter
@@ -28,6 +27,7 @@ from prism.pipelines.generation.config import ComponentConfig, ConfigError, Gene
 from prism.scenes.base import GeneratedScene, SceneGenerator, SceneRequest, Task
 from prism.scenes.llm import LLMSceneGenerator
 from prism.scenes.procedural import TASK_KINDS, ProceduralSceneGenerator
+from prism.seeding import derive_seed
 from prism.teachers.base import Teacher
 from prism.teachers.llm import LLMTeacher
 from prism.teachers.oracle import OracleTeacher
@@ -75,12 +75,6 @@ def _client(
 ) -> ChatClient:
     # Raises EndpointError for a bad endpoint parameter or a missing key, before any work.
     return ChatClient.from_params(component.endpoint, credentials, cache.root if cache else None)
-
-
-def derive_seed(seed: int, *parts: object) -> int:
-    """A stable 63-bit seed for one piece of work (independent of run order and hash salt)."""
-    text = "/".join(str(p) for p in (seed, *parts))
-    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big") >> 1
 
 
 # ---------------------------------------------------------------------------------- nodes

@@ -20,6 +20,7 @@ from typing import Any
 
 from prism.pipelines.generation.config import GenerationConfig
 from prism.training.config import TrainConfig
+from prism.values import is_finite_number, is_int
 
 OBJECTIVE_TYPES = ("min", "max")
 
@@ -116,17 +117,17 @@ class IterativeConfig:
             "graphs_per_sample",
         ):
             value = getattr(self, name)
-            _require(_integer(value) and value >= 1, name, value, "an integer >= 1")
-        _require(_integer(self.seed), "seed", self.seed, "an integer")
+            _require(is_int(value) and value >= 1, name, value, "an integer >= 1")
+        _require(is_int(self.seed), "seed", self.seed, "an integer")
         _require(
             self.initial_dataset_size is None
-            or (_integer(self.initial_dataset_size) and self.initial_dataset_size >= 1),
+            or (is_int(self.initial_dataset_size) and self.initial_dataset_size >= 1),
             "initial_dataset_size",
             self.initial_dataset_size,
             "an integer >= 1, or null for the whole initial_data",
         )
         _require(
-            _number(self.val_frac) and 0 <= self.val_frac < 1,
+            is_finite_number(self.val_frac) and 0 <= self.val_frac < 1,
             "val_frac",
             self.val_frac,
             "a fraction in [0, 1)",
@@ -160,7 +161,7 @@ class IterativeConfig:
                 )
         for value in self.graph_unknown:
             _require(
-                _number(value) and 0 <= value <= 1,
+                is_finite_number(value) and 0 <= value <= 1,
                 "graph_unknown",
                 value,
                 "fractions in [0, 1] (0.3 hides 30 % of the nodes)",
@@ -194,14 +195,12 @@ class IterativeConfig:
         return cls(**values)
 
     # ------------------------------------------------------------------------------ mapping
-    def training_params(
-        self, base: Mapping[str, Any], episode: int | None = None
-    ) -> dict[str, Any]:
-        """The ``training`` parameters with the loop's overrides, checked by ``TrainConfig``.
+    def training_params(self, base: Mapping[str, Any]) -> dict[str, Any]:
+        """The ``training`` parameters with the loop's overrides, checked by ``TrainConfig``
+        (each episode names its run ``<name>_episode_N``: ``nodes.episode_training_params``).
 
         Args:
             base: the project's ``training`` parameters.
-            episode: names the run ``<name>_episode_N``; ``None`` for the shared student base.
 
         Raises:
             TrainConfigError: naming an unknown or invalid training field.
@@ -213,7 +212,7 @@ class IterativeConfig:
         for flag in TRAINING_FLAGS:
             if getattr(self, flag) is not None:
                 params[flag] = getattr(self, flag)
-        params["name"] = self.name if episode is None else f"{self.name}_episode_{episode}"
+        params["name"] = self.name
         params.pop("data", None)  # the episode's dataset is a catalog entry
         TrainConfig.from_dict(params)  # raises naming the field
         return params
@@ -236,7 +235,7 @@ class IterativeConfig:
 
         Scene ``i`` is generated like prior ``i // graphs_per_sample``.
         """
-        from prism.pipelines.generation.nodes import derive_seed
+        from prism.seeding import derive_seed
 
         expanded = [p for p in priors for _ in range(self.graphs_per_sample)][: self.n_scenes]
         params = {
@@ -309,7 +308,7 @@ def _fractions(value: Any) -> tuple[float, ...]:
             raise IterativeConfigError(
                 f"graph_unknown: could not read {value!r} as comma-separated fractions"
             ) from None
-    if _number(value):
+    if is_finite_number(value):
         return (value,)
     if isinstance(value, Sequence) and value:
         return tuple(value)
@@ -319,11 +318,3 @@ def _fractions(value: Any) -> tuple[float, ...]:
 def _require(ok: bool, name: str, value: Any, expected: str) -> None:
     if not ok:
         raise IterativeConfigError(f"{name} must be {expected}, got {value!r}")
-
-
-def _integer(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import math
 import random
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -28,7 +27,7 @@ from prism.formats.conversations import dedupe, prior_prompt
 from prism.formats.eval_tasks import EvalSuite
 from prism.pipelines.evaluation.nodes import EvaluationConfig, check_evaluation_inputs
 from prism.pipelines.generation.config import GenerationConfig
-from prism.pipelines.generation.nodes import check_endpoints, derive_seed
+from prism.pipelines.generation.nodes import check_endpoints
 from prism.pipelines.iterative.config import (
     BUILTIN_EVALUATORS,
     METRIC_SAMPLERS,
@@ -39,7 +38,9 @@ from prism.pipelines.iterative.config import (
     fingerprint_hash,
 )
 from prism.plugins import SampleRequest, get_sampler
+from prism.seeding import derive_seed
 from prism.training.base_models import BUILTIN, resolve_base_model
+from prism.values import is_finite_number
 
 logger = logging.getLogger(__name__)
 
@@ -284,7 +285,7 @@ def sample_generation_priors(
     for row in evaluation_tables.get("samples", []):
         if row.get("split") in ("train", "eval") and row.get("id") in by_id:
             values = {k: row.get(k) for k in ("loss", "accuracy")}
-            if all(_finite(v) for v in values.values()):
+            if all(is_finite_number(v) for v in values.values()):
                 metrics[row["id"]] = {k: float(v) for k, v in values.items()}
     candidates = [s for s in samples if s["id"] in metrics] if metrics else list(samples)
     if not candidates:
@@ -372,7 +373,7 @@ def select_best_episode(
                 "errors": report.get("errors", {}),
             }
         )
-    scored = [e for e in episodes if _finite(e["objective"])]
+    scored = [e for e in episodes if is_finite_number(e["objective"])]
     if not scored:
         errors = {e["episode"]: e["errors"] for e in episodes if e["errors"]}
         raise IterativeConfigError(
@@ -403,10 +404,6 @@ def select_best_episode(
         ],
     }
     return selection, summary
-
-
-def _finite(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 # ---------------------------------------------------------------------------------- report
@@ -496,7 +493,7 @@ def tabulate_episodes(
     for episode, (report, size, new) in enumerate(
         zip(reports, dataset_sizes, new_samples, strict=True), start=1
     ):
-        metrics = {k: float(v) for k, v in report.get("metrics", {}).items() if _finite(v)}
+        metrics = {k: float(v) for k, v in report.get("metrics", {}).items() if is_finite_number(v)}
         rows.append(
             {
                 "episode": episode,
