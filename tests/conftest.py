@@ -29,6 +29,8 @@ from prism.plugins import manager
 from prism.world.scene_graph import SceneGraph
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
+#: 48 multi-turn rollouts (regenerate with training/fixtures/make_conversations.py).
+CONVERSATIONS = Path(__file__).resolve().parent / "training" / "fixtures" / "conversations.json"
 REFERENCE_EVAL_NAME = "prism_eval_1_multi_step.json"
 
 TINY_SPINE: dict[str, Any] = {
@@ -179,3 +181,33 @@ def copy_project(
         suite = json.loads((REPO / "data/01_raw/eval_tasks_1.json").read_text())[:eval_graphs]
         (root / eval_file).write_text(json.dumps(suite))
     return root
+
+
+# ---------------------------------------------------------------------- tiny students
+@pytest.fixture(scope="session")
+def samples() -> list[dict[str, Any]]:
+    """The fixture rollouts as canonical samples (with ids)."""
+    from prism.formats.conversations import read_samples
+
+    return read_samples(CONVERSATIONS)
+
+
+def tiny_compact_model(samples: list[dict[str, Any]], context: int = 1024) -> tuple[Any, Any]:
+    """A tiny random-init Llama for the compact prompt format and the tokenizer it was built
+    for: untrained, but a real model with a real tokenizer (deterministic)."""
+    from prism.formats.conversations import to_chat_messages
+    from prism.pretraining.model import ModelSpec, init_model, train_tokenizer
+    from prism.student.prompt_format import CompactFormat
+
+    fmt = CompactFormat()
+    texts = [m["content"] for s in samples for m in fmt.encode(to_chat_messages(s))]
+    tokenizer = train_tokenizer(texts, 400, context)
+    spec = ModelSpec(
+        vocab_size=400,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        max_position_embeddings=context,
+    )
+    return init_model(spec, tokenizer, seed=0), tokenizer

@@ -80,6 +80,8 @@ def test_batched_generation_gives_the_same_turns(tiny_student, suite):
 
 
 def test_a_failing_generation_reaches_every_waiting_rollout():
+    import threading
+
     class Broken(StudentPlanner):
         def __init__(self):
             pass
@@ -87,11 +89,23 @@ def test_a_failing_generation_reaches_every_waiting_rollout():
         def respond_each(self, conversations):
             raise RuntimeError("out of memory")
 
-    with (
-        BatchingPlanner(Broken(), max_batch=2) as batched,
-        pytest.raises(RuntimeError, match="out of memory"),
-    ):
-        batched.respond([{"role": "user", "value": "x"}])
+    errors: list[str] = []
+
+    def ask(batched: BatchingPlanner) -> None:
+        try:
+            batched.respond([{"role": "user", "value": "x"}])
+        except RuntimeError as error:
+            errors.append(str(error))
+
+    with BatchingPlanner(Broken(), max_batch=2, window_s=0.5) as batched:
+        threads = [threading.Thread(target=ask, args=(batched,)) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+            assert not thread.is_alive(), "a rollout still waits for its turn"
+    assert batched.batches == [2]  # one generation, both rollouts in it
+    assert errors == ["out of memory", "out of memory"]
 
 
 def test_summaries_of_nothing_are_zero():

@@ -38,12 +38,18 @@ def test_every_accepted_path_is_a_shortest_walk_along_edges(tiny_graph):
     assert shortest_paths(tiny_graph, "field_1", "field_1") == [["field_1"]]
     rng = random.Random(1)
     for _ in range(20):
-        _text, answers = question(tiny_graph, "path", rng)
+        text, answers = question(tiny_graph, "path", rng)
+        start, goal = text.removeprefix("q: path from ").removesuffix("?").split(" to ")
         lengths = {len(a.split()) for a in answers}
         assert len(lengths) == 1
         for answer in answers:
             hops = answer.split()[1:]
+            assert hops[0] == start and hops[-1] == goal, (text, answer)
             assert all(b in neighbours(tiny_graph, a) for a, b in itertools.pairwise(hops))
+        # exactly the shortest ones: no longer walk, none left out
+        assert answers == tuple(
+            f"path {' '.join(p)}" for p in shortest_paths(tiny_graph, start, goal)
+        )
 
 
 def test_a_drill_shows_the_graph_once_then_asks_more(tiny_graph):

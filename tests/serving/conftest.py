@@ -2,42 +2,26 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from prism.datasets import HFModelDataset, ModelBundle
-from prism.formats.conversations import read_samples, to_chat_messages
-from prism.pretraining.model import ModelSpec, init_model, train_tokenizer
 from prism.student.planner import StudentPlanner
-from prism.student.prompt_format import CompactFormat
+from tests.conftest import tiny_compact_model
 
-ROOT = Path(__file__).resolve().parents[2]
-CONVERSATIONS = ROOT / "tests" / "training" / "fixtures" / "conversations.json"
+
+def free_port() -> int:
+    """A local TCP port nobody listens on (for a server the test starts)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 MAX_TOKENS = 12  # the untrained student never stops by itself: keep its turns short
 CONTEXT = 1024  # the tiny student's max_position_embeddings
-
-
-@pytest.fixture(scope="session")
-def samples() -> list[dict[str, Any]]:
-    return read_samples(CONVERSATIONS)
-
-
-def tiny_model(samples: list[dict[str, Any]]) -> tuple[Any, Any]:
-    """A tiny random-init Llama and the tokenizer it was built for (deterministic)."""
-    fmt = CompactFormat()
-    texts = [m["content"] for s in samples for m in fmt.encode(to_chat_messages(s))]
-    tokenizer = train_tokenizer(texts, 400, CONTEXT)
-    spec = ModelSpec(
-        vocab_size=400,
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        max_position_embeddings=CONTEXT,
-    )
-    return init_model(spec, tokenizer, seed=0), tokenizer
 
 
 def save_lora_student(samples: list[dict[str, Any]], path: Path, base: Path) -> Path:
@@ -48,11 +32,19 @@ def save_lora_student(samples: list[dict[str, Any]], path: Path, base: Path) -> 
     """
     from peft import LoraConfig, get_peft_model
 
-    model, tokenizer = tiny_model(samples)
+    model, tokenizer = tiny_compact_model(samples, CONTEXT)
     model.save_pretrained(base)
     tokenizer.save_pretrained(base)
     model.name_or_path = str(base)  # as if loaded from there (peft records it on save)
-    lora = LoraConfig(r=2, lora_alpha=4, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM")
+    # init_lora_weights=False: random B as well as A, so the adapter changes the model (peft's
+    # default B = 0 would make a student served without its adapter look the same)
+    lora = LoraConfig(
+        r=2,
+        lora_alpha=4,
+        target_modules=["q_proj", "v_proj"],
+        task_type="CAUSAL_LM",
+        init_lora_weights=False,
+    )
     HFModelDataset(str(path)).save(
         ModelBundle(
             get_peft_model(model, lora),
@@ -66,7 +58,7 @@ def save_lora_student(samples: list[dict[str, Any]], path: Path, base: Path) -> 
 @pytest.fixture(scope="session")
 def student_dir(tmp_path_factory, samples) -> Path:
     """A tiny random-init compact-format student saved as a model directory."""
-    model, tokenizer = tiny_model(samples)
+    model, tokenizer = tiny_compact_model(samples, CONTEXT)
     path = tmp_path_factory.mktemp("serving") / "student"
     HFModelDataset(str(path)).save(ModelBundle(model, tokenizer, {"prompt_format": "compact"}))
     return path

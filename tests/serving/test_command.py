@@ -16,7 +16,7 @@ import httpx
 import openai
 import pytest
 
-from tests.serving.conftest import MAX_TOKENS, save_lora_student
+from tests.serving.conftest import MAX_TOKENS, free_port, save_lora_student
 
 pytestmark = pytest.mark.slow  # each command pays Python's imports of torch and transformers
 
@@ -35,12 +35,6 @@ def _prism() -> list[str]:
     """The ``prism`` console script README.md documents (``python -m prism`` without it)."""
     script = Path(sys.executable).with_name("prism")
     return [str(script)] if script.is_file() else [sys.executable, "-m", "prism"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Command:
@@ -103,7 +97,7 @@ class Command:
 
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_prism_serve_serves_on_localhost_and_stops_cleanly(student_dir, local, tmp_path, stop):
-    port = _free_port()
+    port = free_port()
     root = f"http://127.0.0.1:{port}"
     # from another directory than the project's: a run directory is served from anywhere
     command = Command(
@@ -176,7 +170,7 @@ def failures(student_dir, samples, tmp_path_factory):
         for name, (args, _) in cases.items():
             cwd = tmp / f"cwd_{name}"
             cwd.mkdir()
-            port = [] if "--port" in args else ["--port", str(_free_port())]
+            port = [] if "--port" in args else ["--port", str(free_port())]
             commands[name] = Command(["--model", *args, *port], cwd)
         results = {}
         for name, command in commands.items():

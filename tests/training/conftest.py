@@ -17,12 +17,9 @@ from typing import Any
 
 import pytest
 
-from prism.formats.conversations import read_samples
 from prism.training.base_models import BuiltinModelSpec, StudentBase, build_builtin_base
 from prism.training.config import TrainConfig
-
-#: 48 multi-turn rollouts (regenerate with fixtures/make_conversations.py).
-CONVERSATIONS = Path(__file__).resolve().parent / "fixtures" / "conversations.json"
+from tests.conftest import CONVERSATIONS
 
 #: Small enough that a training step takes milliseconds on one CPU core.
 TINY_SPEC = BuiltinModelSpec(
@@ -47,12 +44,6 @@ def tiny_config(**overrides: Any) -> TrainConfig:
         "val_frac": 0.1,
     }
     return TrainConfig(**{**defaults, **overrides})
-
-
-@pytest.fixture(scope="session")
-def samples() -> list[dict[str, Any]]:
-    """The fixture rollouts as canonical samples (with ids)."""
-    return read_samples(CONVERSATIONS)
 
 
 @pytest.fixture(scope="session")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,11 @@ TINY_RUN: dict[str, Any] = {
     "evaluation": FAST_EVALUATION,
     "generation": {"workers": 2},
 }
+
+
+def sample_ids(path: Path) -> list[str]:
+    """The ids of the samples in a conversations file, in order."""
+    return [s["id"] for s in json.loads(path.read_text())]
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@ again: episode 1 is kept, episode 2's training goes on from its checkpoint."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -13,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.pipelines.iterative.conftest import EVAL_FILE, OUTPUT
+from tests.pipelines.iterative.conftest import EVAL_FILE, OUTPUT, sample_ids
 
 TINY = {
     "n_episodes": 2,
@@ -37,10 +36,6 @@ TINY = {
 }
 COMMAND = [sys.executable, "-m", "kedro", "run", "--pipeline", "iterative", "--params"]
 ENV = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "1", "WANDB_MODE": "disabled"}
-
-
-def _ids(path: Path) -> list[str]:
-    return [s["id"] for s in json.loads(path.read_text())]
 
 
 @pytest.mark.slow
@@ -69,7 +64,7 @@ def test_a_run_killed_in_episode_2_finishes_with_the_same_command(project: Path)
     assert (out / "new_samples_episode_1.json").exists()
     assert not (out / "iterative_model_episode_2" / "prism_model.json").exists()
     model_1 = (out / "iterative_model_episode_1" / "prism_model.json").stat().st_mtime_ns
-    new_1 = _ids(out / "new_samples_episode_1.json")
+    new_1 = sample_ids(out / "new_samples_episode_1.json")
 
     result = subprocess.run(
         [*COMMAND, params],
@@ -85,8 +80,10 @@ def test_a_run_killed_in_episode_2_finishes_with_the_same_command(project: Path)
     assert "deprecated" not in result.stdout + result.stderr  # --pipeline is ours to accept
     assert not checkpoints.exists(), "the checkpoints go once the model is saved"
     assert (out / "iterative_model_episode_1" / "prism_model.json").stat().st_mtime_ns == model_1
-    assert _ids(out / "new_samples_episode_1.json") == new_1
-    final = _ids(out / "dataset_episode_3.json")
+    assert sample_ids(out / "new_samples_episode_1.json") == new_1
+    final = sample_ids(out / "dataset_episode_3.json")
     assert len(final) == len(set(final))
-    assert final == _ids(out / "dataset_episode_2.json") + _ids(out / "new_samples_episode_2.json")
+    assert final == sample_ids(out / "dataset_episode_2.json") + sample_ids(
+        out / "new_samples_episode_2.json"
+    )
     assert (out / "best_model").exists()

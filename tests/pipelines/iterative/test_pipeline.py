@@ -13,7 +13,7 @@ from prism.endpoint import EndpointError
 from prism.pipelines.iterative import IterativeConfigError
 from prism.plugins import SamplerPlugin, UnknownPluginError, hookimpl
 from prism.sampling.samplers import sample_loss_weighted
-from tests.pipelines.iterative.conftest import OUTPUT
+from tests.pipelines.iterative.conftest import OUTPUT, sample_ids
 
 
 class _KilledOnce:
@@ -31,10 +31,6 @@ class _KilledOnce:
             return sample_loss_weighted(request)
 
         return [SamplerPlugin("killed_once", sample, "loss_weighted, killed on its 2nd draw")]
-
-
-def _ids(path: Path) -> list[str]:
-    return [s["id"] for s in json.loads(path.read_text())]
 
 
 def _stamp(model: Path) -> int:
@@ -55,13 +51,13 @@ def test_two_episodes_resume_after_a_kill_and_link_the_best_model(
     assert (out / "iterative_model_episode_2").is_dir()
     assert not (out / "new_samples_episode_2.json").exists()
     stamps = {n: _stamp(out / f"iterative_model_episode_{n}") for n in (1, 2)}
-    new_1 = _ids(out / "new_samples_episode_1.json")
+    new_1 = sample_ids(out / "new_samples_episode_1.json")
 
     run_iterative(**params)  # the same command again
 
     # Finished episodes are not retrained, generated samples not regenerated.
     assert {n: _stamp(out / f"iterative_model_episode_{n}") for n in (1, 2)} == stamps
-    assert _ids(out / "new_samples_episode_1.json") == new_1
+    assert sample_ids(out / "new_samples_episode_1.json") == new_1
     # The seed's outputs, every episode.
     for name in (
         "dataset_episode_0.json",
@@ -79,15 +75,15 @@ def test_two_episodes_resume_after_a_kill_and_link_the_best_model(
         assert priors["sampler"] == "killed_once" and priors["priors"][0].startswith(
             "example task:"
         )
-        assert set(priors["ids"]) <= set(_ids(out / f"dataset_episode_{n}.json"))
+        assert set(priors["ids"]) <= set(sample_ids(out / f"dataset_episode_{n}.json"))
     # Datasets grow by the new samples, each sample once.
-    initial = _ids(out / "dataset_episode_0.json")
-    assert _ids(out / "dataset_episode_1.json") == initial
+    initial = sample_ids(out / "dataset_episode_0.json")
+    assert sample_ids(out / "dataset_episode_1.json") == initial
     for n in (1, 2):
-        new = _ids(out / f"new_samples_episode_{n}.json")
+        new = sample_ids(out / f"new_samples_episode_{n}.json")
         assert 1 <= len(new) <= 2
-        grown = _ids(out / f"dataset_episode_{n + 1}.json")
-        assert grown == _ids(out / f"dataset_episode_{n}.json") + new
+        grown = sample_ids(out / f"dataset_episode_{n + 1}.json")
+        assert grown == sample_ids(out / f"dataset_episode_{n}.json") + new
         assert len(set(grown)) == len(grown)
     # best_model: a relative link to the episode with the lowest eval/mean_accuracy.
     summary = json.loads((out / "iterative_summary.json").read_text())
@@ -102,9 +98,9 @@ def test_two_episodes_resume_after_a_kill_and_link_the_best_model(
     # A third run does nothing new and duplicates nothing; max picks the other way round.
     run_iterative(**{**params, "objective_type": "max"})
     assert {n: _stamp(out / f"iterative_model_episode_{n}") for n in (1, 2)} == stamps
-    assert _ids(out / "dataset_episode_3.json") == _ids(out / "dataset_episode_2.json") + _ids(
-        out / "new_samples_episode_2.json"
-    )
+    assert sample_ids(out / "dataset_episode_3.json") == sample_ids(
+        out / "dataset_episode_2.json"
+    ) + sample_ids(out / "new_samples_episode_2.json")
     summary = json.loads((out / "iterative_summary.json").read_text())
     assert summary["best_episode"] == max(values, key=lambda n: (values[n], -n))
     assert os.readlink(link) == f"iterative_model_episode_{summary['best_episode']}"
@@ -245,7 +241,7 @@ def test_a_resumed_run_ends_where_an_uninterrupted_one_does(
         "new_samples_episode_1.json",
         "new_samples_episode_2.json",
     ):
-        assert _ids(project / OUTPUT / name) == _ids(clean / OUTPUT / name), name
+        assert sample_ids(project / OUTPUT / name) == sample_ids(clean / OUTPUT / name), name
 
 
 def test_how_a_run_is_watched_or_checkpointed_is_not_part_of_it():

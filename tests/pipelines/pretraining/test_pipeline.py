@@ -51,4 +51,5 @@ def test_pretrain_writes_a_compact_base_metrics_and_plot_and_resumes(project: Pa
 def test_a_bad_parameter_fails_before_anything_is_written(project: Path):
     with pytest.raises(PretrainConfigError, match="batch_size"):
         run(project, {**TINY, "batch_size": 0})
-    assert not (project / "data").exists() or not any((project / "data").rglob("*.json"))
+    written = sorted(str(p.relative_to(project)) for p in (project / "data").rglob("*"))
+    assert written == ["data/01_raw"], written  # the project copy's empty raw folder only
