@@ -328,8 +328,8 @@ class WandbEpisodeHook:
         }
         value = metrics.get(self._settings.objective)
         if value is not None:
-            sign = 1.0 if self._settings.objective_type == "max" else -1.0
-            if self._best is None or sign * value > sign * self._best[0]:
+            score = self._settings.objective_score
+            if self._best is None or score(value) > score(self._best[0]):  # earliest on a tie
                 self._best = (value, episode)
         if self._best is not None:
             metrics.update({"best/episode": self._best[1], "best/value": self._best[0]})

@@ -195,6 +195,10 @@ class IterativeConfig:
         return cls(**values)
 
     # ------------------------------------------------------------------------------ mapping
+    def objective_score(self, value: float) -> float:
+        """``value`` of ``objective`` on a scale where larger is better (``objective_type``)."""
+        return value if self.objective_type == "max" else -value
+
     def training_params(self, base: Mapping[str, Any]) -> dict[str, Any]:
         """The ``training`` parameters with the loop's overrides, checked by ``TrainConfig``
         (each episode names its run ``<name>_episode_N``: ``nodes.episode_training_params``).

@@ -380,8 +380,8 @@ def select_best_episode(
             f"objective {config.objective!r} was reported by no episode"
             + (f"; evaluator errors: {errors}" if errors else "")
         )
-    sign = 1.0 if config.objective_type == "max" else -1.0
-    best = max(scored, key=lambda e: (sign * e["objective"], -e["episode"]))
+    # the earliest of equally good episodes
+    best = max(scored, key=lambda e: (config.objective_score(e["objective"]), -e["episode"]))
     logger.info(
         "best episode: %d with %s %.4g (%s)",
         best["episode"],
