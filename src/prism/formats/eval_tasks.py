@@ -19,7 +19,7 @@ from __future__ import annotations
 import copy
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -185,6 +185,23 @@ def read_eval_suite(path: str | os.PathLike[str]) -> EvalSuite:
     return load_eval_suite(read_json(path), source=str(path))
 
 
+class EvalTaskFileNotFound(FileNotFoundError):
+    """No eval task file under the name given; ``places`` are where it was looked for."""
+
+    def __init__(self, message: str, name: str, places: Sequence[Path] = ()) -> None:
+        super().__init__(message)
+        self.name = name
+        self.places = list(places)
+
+    def one_line(self) -> str:
+        """The message without line breaks or advice: what was missing, and where it was sought."""
+        if not self.places:
+            return str(self).splitlines()[0]
+        return f"eval task file '{self.name}' not found; looked in: " + ", ".join(
+            str(place) for place in self.places
+        )
+
+
 def resolve_eval_task_file(
     name_or_path: str | os.PathLike[str],
     search_dirs: Iterable[str | os.PathLike[str]] = (),
@@ -201,14 +218,14 @@ def resolve_eval_task_file(
         cwd: the working directory; the process's by default.
 
     Raises:
-        FileNotFoundError: listing every place looked.
+        EvalTaskFileNotFound: a ``FileNotFoundError`` listing every place looked.
 
     Example:
         >>> resolve_eval_task_file("eval_tasks_1.json", ["data/01_raw"])  # doctest: +SKIP
         PosixPath('/home/me/prism/data/01_raw/eval_tasks_1.json')
     """
     if not str(name_or_path).strip():
-        raise FileNotFoundError("no eval task file given (the name is empty)")
+        raise EvalTaskFileNotFound("no eval task file given (the name is empty)", str(name_or_path))
     wanted = Path(name_or_path).expanduser()
     base = Path(cwd) if cwd is not None else Path.cwd()
     if wanted.is_absolute():
@@ -223,9 +240,11 @@ def resolve_eval_task_file(
         if place.is_file():
             return place
     looked = "\n".join(f"  - {place}" for place in places)
-    raise FileNotFoundError(
+    raise EvalTaskFileNotFound(
         f"eval task file '{name_or_path}' not found; looked in:\n{looked}\n"
-        "Pass an existing path, or put the file in one of these places."
+        "Pass an existing path, or put the file in one of these places.",
+        str(name_or_path),
+        places,
     )
 
 

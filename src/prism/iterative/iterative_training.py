@@ -365,16 +365,12 @@ def find_project_root(project_path: str | os.PathLike[str] | None = None) -> Pat
 
 
 def _resolve_eval_task_file(value: str | os.PathLike[str], root: Path, cwd: Path) -> str:
-    from prism.formats.eval_tasks import resolve_eval_task_file
+    from prism.formats.eval_tasks import EvalTaskFileNotFound, resolve_eval_task_file
 
     try:
         found = resolve_eval_task_file(value, [root / d for d in EVAL_TASK_DIRS], cwd=cwd)
-    except FileNotFoundError as error:
-        lines = [line.strip().removeprefix("- ") for line in str(error).splitlines()]
-        lines = [line for line in lines if line]
-        raise IterativeConfigError(
-            f"eval_task_file: {lines[0]} {', '.join(lines[1:-1])}".rstrip()
-        ) from None
+    except EvalTaskFileNotFound as error:
+        raise IterativeConfigError(f"eval_task_file: {error.one_line()}") from None
     return str(found)
 
 
