@@ -14,12 +14,10 @@ from typing import Any
 from kedro.framework.hooks import hook_impl
 from kedro.io import CatalogProtocol
 
+from prism.pipelines import CREDENTIALS_DATASET
 from prism.values import is_finite_number
 
 logger = logging.getLogger(__name__)
-
-#: Catalog name under which nodes receive the credentials (``conf/local/credentials.yml``).
-CREDENTIALS_DATASET = "endpoint_credentials"
 
 
 class EndpointCredentialsHook:

@@ -9,7 +9,7 @@ import sys
 
 SCRIPT = """
 import json
-from prism.datasets.json_store import JsonStore
+from prism.formats.json_store import JsonStore
 from prism.pipelines.generation.config import GenerationConfig
 from prism.pipelines.generation.nodes import generate_rollouts
 import sys, tempfile

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from kedro.pipeline import Node, Pipeline
 
+from prism.pipelines import CREDENTIALS_DATASET
 from prism.pipelines.evaluation.nodes import (
     check_evaluation_inputs,
     evaluate_student,
@@ -41,7 +42,7 @@ def create_pipeline() -> Pipeline:
             ),
             Node(
                 score_teacher,
-                ["evaluation_config", "eval_tasks", "call_cache", "endpoint_credentials"],
+                ["evaluation_config", "eval_tasks", "call_cache", CREDENTIALS_DATASET],
                 "teacher_task_eval",
                 name="score_teacher",
             ),

@@ -18,11 +18,11 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from prism.datasets.json_store import JsonStore
 from prism.endpoint import ChatClient, EndpointError
 from prism.evaluation.task_success import eval_sim
 from prism.formats.conversations import sample_id
 from prism.formats.eval_tasks import EvalSuite
+from prism.formats.json_store import JsonStore
 from prism.pipelines.generation.config import ComponentConfig, ConfigError, GenerationConfig
 from prism.scenes.base import GeneratedScene, SceneGenerator, SceneRequest, Task
 from prism.scenes.llm import LLMSceneGenerator

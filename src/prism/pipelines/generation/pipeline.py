@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from kedro.pipeline import Node, Pipeline
 
-from prism.hooks import CREDENTIALS_DATASET
+from prism.pipelines import CREDENTIALS_DATASET
 from prism.pipelines.generation.nodes import (
     check_generation_inputs,
     evaluate_teacher,

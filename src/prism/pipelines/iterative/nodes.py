@@ -22,9 +22,9 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib.figure import Figure
 
-from prism.datasets.json_store import JsonStore
 from prism.formats.conversations import dedupe, prior_prompt
 from prism.formats.eval_tasks import EvalSuite
+from prism.formats.json_store import JsonStore
 from prism.pipelines.evaluation.nodes import EvaluationConfig, check_evaluation_inputs
 from prism.pipelines.generation.config import GenerationConfig
 from prism.pipelines.generation.nodes import check_endpoints

@@ -29,8 +29,7 @@ from typing import Any
 
 from kedro.pipeline import Node, Pipeline
 
-from prism.hooks import CREDENTIALS_DATASET
-from prism.pipelines import evaluation, generation, training
+from prism.pipelines import CREDENTIALS_DATASET, evaluation, generation, training
 from prism.pipelines.iterative.nodes import (
     check_iterative_inputs,
     combine_datasets,
