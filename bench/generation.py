@@ -23,7 +23,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/ holds the fake server
 
 from prism.formats.json_store import JsonStore
-from prism.pipelines.generation.config import GenerationConfig
+from prism.generation import GenerationConfig
 from prism.pipelines.generation.nodes import generate_rollouts
 from prism.scenes.base import SceneRequest
 from prism.scenes.procedural import ProceduralSceneGenerator

@@ -8,7 +8,6 @@ import pytest
 
 from prism.evaluation.task_success import eval_sim, evaluate_planner, summarize
 from prism.formats.eval_tasks import read_eval_suite
-from prism.pipelines.generation.nodes import eval_suite_tasks
 from prism.student.batching import BatchingPlanner
 from prism.student.planner import StudentPlanner
 from prism.teachers.oracle import OracleTeacher
@@ -34,12 +33,9 @@ def test_the_same_seed_draws_the_same_worlds(suite):
 
 
 def test_the_oracle_solves_the_shipped_tasks_in_threads_or_not(suite):
-    tasks = eval_suite_tasks(suite)
-    one, results = evaluate_planner(
-        OracleTeacher().planner, suite, tasks, graph_unknown=UNKNOWN, seed=42
-    )
+    one, results = evaluate_planner(OracleTeacher().planner, suite, graph_unknown=UNKNOWN, seed=42)
     many, threaded = evaluate_planner(
-        OracleTeacher().planner, suite, tasks, graph_unknown=UNKNOWN, seed=42, workers=6
+        OracleTeacher().planner, suite, graph_unknown=UNKNOWN, seed=42, workers=6
     )
     assert one["task/accuracy"] == 1.0 and one["task/n"] == 36
     assert [r["answer"] for r in results] == [r["answer"] for r in threaded]
@@ -47,9 +43,8 @@ def test_the_oracle_solves_the_shipped_tasks_in_threads_or_not(suite):
 
 
 def test_garbage_is_counted_wrong_with_its_transcript(suite):
-    tasks = eval_suite_tasks(suite)
     summary, results = evaluate_planner(
-        lambda task, sim: Garbage(), suite, tasks, graph_unknown=UNKNOWN, seed=0
+        lambda task, sim: Garbage(), suite, graph_unknown=UNKNOWN, seed=0
     )
     assert summary == {"task/accuracy": 0.0, "task/valid_rate": 0.0, "task/n": 36}
     first = results[0]
@@ -61,15 +56,13 @@ def test_garbage_is_counted_wrong_with_its_transcript(suite):
 def test_batched_generation_gives_the_same_turns(tiny_student, suite):
     model, tokenizer, fmt = tiny_student
     student = StudentPlanner(model, tokenizer, fmt, max_new_tokens=8)
-    tasks = eval_suite_tasks(suite)
     _, alone = evaluate_planner(
-        lambda t, s: student, suite, tasks, graph_unknown=UNKNOWN, seed=1, max_iterations=2
+        lambda t, s: student, suite, graph_unknown=UNKNOWN, seed=1, max_iterations=2
     )
     with BatchingPlanner(student, max_batch=6) as batched:
         _, together = evaluate_planner(
             lambda t, s: batched,
             suite,
-            tasks,
             graph_unknown=UNKNOWN,
             seed=1,
             max_iterations=2,

@@ -13,13 +13,13 @@ from hypothesis import strategies as st
 from prism.formats.errors import DataFormatError
 from prism.formats.eval_tasks import (
     EvalSuite,
-    EvalTask,
     load_eval_suite,
     read_eval_suite,
     resolve_eval_task_file,
     to_records,
     write_eval_suite,
 )
+from prism.world.task import Task
 
 EXTERNAL = Path("/work/shared/external/prism_eval_1_multi_step.json")
 
@@ -67,17 +67,17 @@ class TestLoading:
         suite = load_eval_suite(entry, source="e.json")
         assert suite.graphs == (graph,)
         assert suite.source == "e.json"
-        assert suite.tasks[0] == EvalTask(
-            "Find me something I can drive in", "truck", "field_1", graph_index=0
-        )
-        assert suite.tasks[1].extra == {"kind": "lookup", "targets": ["truck_1"]}
+        assert suite.tasks[0] == Task("Find me something I can drive in", "truck", "field_1")
+        assert suite.task_graphs == (0, 0)
+        assert (suite.tasks[1].kind, suite.tasks[1].targets) == ("lookup", ("truck_1",))
+        assert suite.tasks[1].extra == {}
 
     def test_list_of_graphs(self, entry):
         second = copy.deepcopy(entry)
         second["tasks"] = second["tasks"][:1]
         suite = load_eval_suite([entry, second])
         assert len(suite.graphs) == 2
-        assert [t.graph_index for t in suite.tasks] == [0, 0, 1]
+        assert suite.task_graphs == (0, 0, 1)
         assert suite.tasks_for(1) == (suite.tasks[2],)
 
     def test_missing_init_node_defaults_to_robot_location(self, entry):
@@ -89,7 +89,7 @@ class TestLoading:
         entry["graph"]["regions"].clear()
         entry["tasks"][1]["targets"].append("x")
         assert len(suite.graphs[0]["regions"]) == 2
-        assert suite.tasks[1].extra["targets"] == ["truck_1"]
+        assert suite.tasks[1].targets == ("truck_1",)
 
     def test_entry_extras_are_kept(self, entry):
         entry["scene_id"] = "proc-7"
@@ -249,7 +249,7 @@ class TestWriting:
     def test_suite_built_by_hand(self, graph, tmp_path):
         suite = EvalSuite(
             graphs=[graph],
-            tasks=[EvalTask("where is the truck?", "truck", "field_1", extra={"kind": "lookup"})],
+            tasks=[Task("where is the truck?", "truck", "field_1", extra={"note": "lookup"})],
         )
         assert isinstance(suite.graphs, tuple)
         path = tmp_path / "sub" / "eval_tasks_procedural.json"
@@ -257,9 +257,9 @@ class TestWriting:
         assert read_eval_suite(path) == suite
 
     def test_write_refuses_an_invalid_suite(self, graph, tmp_path):
-        suite = EvalSuite(graphs=[graph], tasks=[EvalTask("t", "(", "field_1")])
+        suite = EvalSuite(graphs=[graph], tasks=[Task("t", "a", "truck_1")])
         path = tmp_path / "bad.json"
-        with pytest.raises(DataFormatError, match=r"bad.json: field tasks\[0\].answer"):
+        with pytest.raises(DataFormatError, match=r"bad.json: field tasks\[0\].init_node"):
             write_eval_suite(suite, path)
         assert not path.exists()
 
@@ -268,7 +268,7 @@ class TestWriting:
             EvalSuite(graphs=[graph], tasks=[], graph_extras=[{}, {}])
 
     def test_graph_index_out_of_range(self, graph):
-        suite = EvalSuite(graphs=[graph], tasks=[EvalTask("t", "a", "field_1", graph_index=2)])
+        suite = EvalSuite(graphs=[graph], tasks=[Task("t", "a", "field_1")], task_graphs=[2])
         with pytest.raises(DataFormatError, match=r"graph_index 2 .* out of range"):
             to_records(suite)
 

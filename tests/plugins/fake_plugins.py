@@ -6,7 +6,16 @@ an installed plugin's entry point would be loaded.
 
 from __future__ import annotations
 
-from prism.plugins import EvalResult, EvaluatorPlugin, SamplerPlugin, hookimpl
+from prism.plugins import (
+    EvalResult,
+    EvaluatorPlugin,
+    SamplerPlugin,
+    SceneGeneratorPlugin,
+    TeacherPlugin,
+    hookimpl,
+)
+from prism.scenes.procedural import ProceduralSceneGenerator
+from prism.scenes.themes import THEMES
 
 
 def _first(request):
@@ -21,6 +30,20 @@ class _Good:
     @hookimpl
     def prism_register_evaluators(self):
         return (EvaluatorPlugin("constant", lambda context: EvalResult({"constant/one": 1.0})),)
+
+
+class _Components:
+    @hookimpl
+    def prism_register_scene_generators(self):
+        def farms(request):
+            farm = [theme for theme in THEMES if theme.name == "farm"]
+            return ProceduralSceneGenerator(themes=farm, name="farms")
+
+        return [SceneGeneratorPlugin("farms", farms, "procedural farms only")]
+
+    @hookimpl
+    def prism_register_teachers(self):
+        return [TeacherPlugin("no_planner", lambda request: object(), "builds no teacher")]
 
 
 class _DuplicateUniform:
@@ -71,6 +94,7 @@ class _NoHooks:
 
 
 good = _Good()
+components = _Components()
 duplicate_uniform = _DuplicateUniform()
 raising_hook = _RaisingHook()
 returns_strings = _ReturnsStrings()

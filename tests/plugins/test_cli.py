@@ -23,7 +23,7 @@ def with_plugins(monkeypatch):
     return install
 
 
-def test_lists_samplers_and_evaluators_with_their_providers(with_plugins):
+def test_lists_every_kind_of_plugin_with_its_providers(with_plugins):
     with_plugins("good")
     result = CliRunner().invoke(cli, ["plugins"])
     assert result.exit_code == 0, result.output
@@ -34,6 +34,9 @@ def test_lists_samplers_and_evaluators_with_their_providers(with_plugins):
     first = next(line for line in lines if line.split()[:1] == ["first"])
     assert "no distribution" in first and "tests.plugins.fake_plugins" in first
     assert "Samplers (4):" in result.output and "Evaluators (3):" in result.output
+    assert "Teachers (2):" in result.output and "Scene generators (2):" in result.output
+    oracle = next(line for line in lines if line.split()[:1] == ["oracle"])
+    assert "prism (built-in)" in oracle and "prism.teachers.plugin" in oracle
     assert "Failures (0):" in result.output
 
 
@@ -52,12 +55,16 @@ def test_json_output(with_plugins):
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
     assert report["entry_point_group"] == "prism_planner.plugins"
-    assert {row["name"] for row in report["installed"]} == {
-        "uniform",
-        "accuracy_weighted",
-        "loss_weighted",
-        "token_metrics",
-        "task_success",
+    assert {(row["kind"], row["name"]) for row in report["installed"]} == {
+        ("sampler", "uniform"),
+        ("sampler", "accuracy_weighted"),
+        ("sampler", "loss_weighted"),
+        ("evaluator", "token_metrics"),
+        ("evaluator", "task_success"),
+        ("teacher", "oracle"),
+        ("teacher", "llm"),
+        ("scene generator", "procedural"),
+        ("scene generator", "llm"),
     }
     assert report["failures"][0]["plugin"] == "misspelt_hook"
     assert report["failures"][0]["stage"] == "hooks"

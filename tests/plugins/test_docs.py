@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from prism.plugins import ENTRY_POINT_GROUP, hookspecs, types
+from prism.plugins.kinds import KINDS
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = (ROOT / "docs" / "plugins.md").read_text(encoding="utf-8")
@@ -21,8 +22,12 @@ HOOKS = sorted(
     for name, value in vars(hookspecs).items()
     if callable(value) and hasattr(value, f"{hookspecs.PROJECT_NAME}_spec")
 )
-TYPES = [types.SamplerPlugin, types.SampleRequest, types.EvaluatorPlugin, types.EvalContext]
-TYPES.append(types.EvalResult)
+#: Every dataclass of prism.plugins.types: what plugins register and what their callables get.
+TYPES = [
+    value
+    for value in vars(types).values()
+    if dataclasses.is_dataclass(value) and value.__module__ == types.__name__
+]
 
 
 def section(heading: str) -> str:
@@ -32,8 +37,9 @@ def section(heading: str) -> str:
     return match.group(1)
 
 
-def test_the_hooks_are_found():
-    assert HOOKS == ["prism_register_evaluators", "prism_register_samplers"]
+def test_every_kind_of_plugin_has_its_hook_and_every_hook_a_kind():
+    assert sorted(kind.hook for kind in KINDS) == HOOKS
+    assert {kind.type for kind in KINDS} <= set(TYPES)
 
 
 @pytest.mark.parametrize("hook", HOOKS)

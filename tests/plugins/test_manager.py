@@ -8,15 +8,18 @@ import pytest
 
 from prism.plugins import (
     BUILTIN_PLUGINS,
+    ComponentRequest,
     DuplicatePluginError,
     PluginLoadError,
     PluginManager,
+    PluginResultError,
     UnknownPluginError,
     build_plugin_manager,
     get_plugin_manager,
     get_sampler,
     samplers,
 )
+from prism.scenes.base import SceneRequest
 from tests.plugins import fake_plugins
 from tests.plugins.conftest import fake_entry_point, fake_plugin
 
@@ -32,6 +35,19 @@ def load(*plugins: str) -> PluginManager:
 def only_failure(pm: PluginManager):
     assert len(pm.failures) == 1, pm.failures
     return pm.failures[0]
+
+
+def test_a_plugin_adds_a_scene_generator_and_a_teacher_built_by_kind():
+    """prism_register_scene_generators and prism_register_teachers, as the generation uses them."""
+    pm = load("components")
+    assert set(pm.scene_generators()) == {"procedural", "llm", "farms"}
+    assert set(pm.teachers()) == {"oracle", "llm", "no_planner"}
+    request = ComponentRequest("farms", {"endpoint": {}}, {}, lambda: None, 10, 3)
+    generator = pm.get_scene_generator("farms").create(request)
+    scene = generator.generate(SceneRequest(n_regions=8, n_objects=5, n_tasks=2, seed=1))
+    assert scene.metadata["theme"] == "farm" and len(scene.tasks) == 2
+    with pytest.raises(PluginResultError, match=r"teacher 'no_planner'.*without name, check"):
+        pm.get_teacher("no_planner").create(request)
 
 
 def test_builtin_samplers_are_registered_through_the_hook():

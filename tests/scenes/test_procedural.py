@@ -11,7 +11,7 @@ import networkx as nx
 import pytest
 
 from prism.formats.eval_tasks import read_eval_suite
-from prism.scenes.base import GeneratedScene, SceneRequest, Task
+from prism.scenes.base import GeneratedScene, Prior, SceneRequest
 from prism.scenes.procedural import (
     NO,
     TASK_KINDS,
@@ -21,6 +21,7 @@ from prism.scenes.procedural import (
 )
 from prism.scenes.themes import THEMES, be, with_article
 from prism.world.scene_graph import SceneGraph
+from prism.world.task import Task
 
 GENERATOR = ProceduralSceneGenerator()
 
@@ -182,17 +183,26 @@ def test_nodes_come_from_the_scene_theme(fifty_scenes: list[GeneratedScene]) -> 
 def test_a_prior_steers_the_task_kind() -> None:
     kinds = Counter()
     for seed in range(20):
-        generated = generate(seed, prior="example task: Is the truck damaged?")
-        assert generated.metadata["prior_kind"] == "attribute"
+        generated = generate(seed, prior=Prior("Is the truck damaged?"))
+        assert generated.metadata["prior_kind"] == "attribute"  # read off the text
         kinds.update(t.kind for t in generated.tasks)
     assert kinds["attribute"] / sum(kinds.values()) >= 0.8
 
 
+def test_a_prior_that_knows_its_kind_is_not_read_off_its_text() -> None:
+    prior = Prior("Is the truck damaged?", kind="existence", sample_id="s1")
+    assert generate(0, prior=prior).metadata["prior_kind"] == "existence"
+
+
+def test_a_prior_from_configuration_text_is_the_reference_prompt() -> None:
+    prior = Prior.from_value("example task: Is the truck damaged?")
+    assert prior == Prior("Is the truck damaged?")
+    assert prior.prompt() == "example task: Is the truck damaged?"
+
+
 def test_a_prior_steers_the_theme() -> None:
     themes = {
-        generate(seed, prior="example task: Where is the forklift near the crane?").metadata[
-            "theme"
-        ]
+        generate(seed, prior=Prior("Where is the forklift near the crane?")).metadata["theme"]
         for seed in range(5)
     }
     assert themes == {"port"}

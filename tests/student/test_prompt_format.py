@@ -11,7 +11,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from prism.formats.conversations import read_samples, to_chat_messages
-from prism.scenes.base import Task
 from prism.student.prompt_format import (
     CompactFormat,
     KnownGraph,
@@ -25,6 +24,7 @@ from prism.teachers.oracle import OracleTeacher
 from prism.world.protocol import InvalidTurn, first_turn, parse_turn
 from prism.world.rollout import run_rollout
 from prism.world.simulator import PartialObservationSim
+from prism.world.task import Task
 
 SHIPPED = Path(__file__).resolve().parents[2] / "data" / "01_raw" / "initial_dataset.json"
 COMPACT = CompactFormat()

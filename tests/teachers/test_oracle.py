@@ -16,13 +16,14 @@ from typing import Any
 
 import pytest
 
-from prism.scenes.base import SceneRequest, Task
+from prism.scenes.base import SceneRequest
 from prism.scenes.procedural import ProceduralSceneGenerator, infer_task
 from prism.teachers.oracle import OracleTeacher
 from prism.world.protocol import RESPONSE_KEYS, check_turn, parse_plan
-from prism.world.rollout import Message, Rollout, answer_matches, run_rollout
+from prism.world.rollout import Message, Rollout, run_rollout
 from prism.world.scene_graph import SceneGraph
 from prism.world.simulator import PartialObservationSim
+from prism.world.task import Task
 
 GRAPH_UNKNOWN = (0.2, 0.3, 0.4, 0.5)
 REFERENCE_SEEDS = (0, 1, 2)
@@ -44,7 +45,7 @@ class Run:
 
     @property
     def success(self) -> bool:
-        return self.rollout.answered and answer_matches(self.rollout.final_turn, self.task.answer)
+        return self.rollout.answered and self.task.solved_by(self.rollout.final_turn)
 
 
 class RecordingPlanner:

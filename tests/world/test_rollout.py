@@ -8,13 +8,11 @@ from collections.abc import Sequence
 
 import pytest
 
-from prism.world.protocol import PlannerTurn, parse_turn
 from prism.world.rollout import (
     MAX_ATTEMPTS,
     MAX_ITERATIONS,
     ContextLengthExceeded,
     Message,
-    answer_matches,
     run_rollout,
 )
 from prism.world.scene_graph import SceneGraph
@@ -214,22 +212,3 @@ def test_the_repeated_action_hint_reaches_the_planner(tiny_graph: SceneGraph) ->
     rollout = run_rollout(planner, sim, TASK)
     assert rollout.conversation[2]["value"] == "no_updates()"
     assert "replan() 3 times in a row" in rollout.conversation[6]["value"]
-
-
-# ---------------------------------------------------------------------------- answer_matches
-def _final(plan: str) -> PlannerTurn:
-    return parse_turn(turn(plan))
-
-
-def test_answer_matches_is_a_case_insensitive_regex_on_the_final_plan() -> None:
-    final = _final("[goto(field_7), answer(Yes, there is a SailBoat: sail_boat_1.)]")
-    assert answer_matches(final, "yes|boat|sailboat")
-    assert answer_matches(final, r"\bsailboat\b")
-    assert answer_matches(final, "field_7")  # the whole plan counts, as in the reference
-    assert not answer_matches(final, r"\bno\b")
-    assert not answer_matches(final, "truck")
-
-
-def test_answer_matches_is_false_without_an_answer() -> None:
-    assert not answer_matches(None, "yes")
-    assert not answer_matches(_final("[map_region(field_7)]"), "field_7|yes|")

@@ -49,17 +49,32 @@ def token_metrics(context: EvalContext) -> EvalResult:
 def task_success(context: EvalContext) -> EvalResult:
     """Closed-loop success of the student on the eval task file.
 
-    Parameters (``evaluation.task_success``): ``graph_unknown`` (hidden fractions, cycled over
-    tasks), ``max_iterations`` (10), ``max_attempts`` (3), ``max_new_tokens`` (256),
-    ``batch_size`` (8: tasks run at once, their turns generated in one batch; 1: one at a time).
+    Parameters (``evaluation.task_success``): ``max_new_tokens`` (256), ``batch_size`` (8: tasks
+    run at once, their turns generated in one batch; 1: one at a time), and, to depart from the
+    run's closed-loop settings (``context.closed_loop``: the generation parameters'),
+    ``graph_unknown`` (hidden fractions, cycled over tasks), ``max_iterations`` and
+    ``max_attempts``.
+
+    Raises:
+        ValueError: the closed-loop settings are neither in the parameters nor in the context.
     """
-    from prism.pipelines.generation.nodes import eval_suite_tasks
     from prism.student.batching import BatchingPlanner
     from prism.student.planner import StudentPlanner
 
     if context.eval_suite is None:
         return EvalResult(metrics={})
     params = context.params
+    loop = context.closed_loop
+    missing = [
+        name
+        for name in ("graph_unknown", "max_iterations", "max_attempts")
+        if name not in params and loop is None
+    ]
+    if missing:
+        raise ValueError(
+            f"task_success needs {', '.join(missing)}: pass them in its parameters or run it "
+            "with the closed-loop settings of a configuration (EvalContext.closed_loop)"
+        )
     planner = StudentPlanner(
         context.model,
         context.tokenizer,
@@ -71,11 +86,10 @@ def task_success(context: EvalContext) -> EvalResult:
         summary, results = evaluate_planner(
             lambda _task, _sim: batched,
             context.eval_suite,
-            eval_suite_tasks(context.eval_suite),
-            graph_unknown=list(params.get("graph_unknown", [0.2, 0.3, 0.4, 0.5])),
+            graph_unknown=list(params.get("graph_unknown") or loop.graph_unknown),
             seed=context.seed,
-            max_iterations=int(params.get("max_iterations", 10)),
-            max_attempts=int(params.get("max_attempts", 3)),
+            max_iterations=int(params.get("max_iterations") or loop.max_iterations),
+            max_attempts=int(params.get("max_attempts") or loop.max_attempts),
             progress="student on eval tasks",
             workers=batch,
         )
@@ -105,10 +119,15 @@ def prism_register_evaluators() -> list[EvaluatorPlugin]:
             "token_metrics",
             token_metrics,
             "per-sample loss and token accuracy on the assistant tokens (train/eval/held_out)",
+            metrics=("{split}/mean_loss", "{split}/mean_accuracy", "{split}/n"),
+            sample_metrics=("loss", "accuracy"),
         ),
         EvaluatorPlugin(
             "task_success",
             task_success,
             "closed-loop success of the student planning in the simulator on the eval tasks",
+            metrics=("task/accuracy", "task/valid_rate", "task/n"),
+            needs_eval_tasks=True,
+            task_metric="task/accuracy",
         ),
     ]

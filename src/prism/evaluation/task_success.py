@@ -14,16 +14,10 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from prism.formats.eval_tasks import EvalSuite
-from prism.scenes.base import Task
 from prism.seeding import derive_seed
-from prism.world.rollout import (
-    MAX_ATTEMPTS,
-    MAX_ITERATIONS,
-    Planner,
-    answer_matches,
-    run_rollout,
-)
+from prism.world.rollout import MAX_ATTEMPTS, MAX_ITERATIONS, Planner, run_rollout
 from prism.world.simulator import PartialObservationSim
+from prism.world.task import Task
 
 logger = logging.getLogger(__name__)
 
@@ -43,25 +37,26 @@ def eval_sim(
     scenes: list | None = None,
 ) -> PartialObservationSim:
     """The simulator task ``index`` of ``suite`` runs in (``graph_unknown`` cycles over tasks)."""
-    eval_task = suite.tasks[index]
-    scene = scenes[eval_task.graph_index] if scenes else suite.scene_graph(eval_task.graph_index)
+    graph_index = suite.task_graphs[index]
+    scene = scenes[graph_index] if scenes else suite.scene_graph(graph_index)
     return PartialObservationSim(
         scene,
         graph_unknown=graph_unknown[index % len(graph_unknown)],
         rng=random.Random(eval_seed(seed, index)),
-        init_node=eval_task.init_node,
+        init_node=suite.tasks[index].init_node,
     )
 
 
 def run_task(
-    planner: Planner,
+    planner_for: PlannerFactory,
     task: Task,
     sim: PartialObservationSim,
     *,
     max_iterations: int = MAX_ITERATIONS,
     max_attempts: int = MAX_ATTEMPTS,
 ) -> dict[str, Any]:
-    """One closed-loop episode; never raises for a planner's bad output.
+    """One closed-loop episode of the planner ``planner_for(task, sim)`` returns; never raises
+    for a planner that fails (to be made, or to answer).
 
     Returns:
         ``correct``, ``valid`` (the planner ended with a well-formed answer turn), ``reason``
@@ -72,7 +67,11 @@ def run_task(
     """
     try:
         rollout = run_rollout(
-            planner, sim, task.task, max_iterations=max_iterations, max_attempts=max_attempts
+            planner_for(task, sim),
+            sim,
+            task.task,
+            max_iterations=max_iterations,
+            max_attempts=max_attempts,
         )
     except (RuntimeError, ValueError, OSError) as error:
         logger.warning("planner failed on %r: %s", task.task, error)
@@ -88,7 +87,7 @@ def run_task(
             "rejected": [],
         }
     reason = rollout.reason
-    if reason is None and not answer_matches(rollout.final_turn, task.answer):
+    if reason is None and not task.solved_by(rollout.final_turn):
         reason = "wrong_answer"
     return {
         "task": task.task,
@@ -116,7 +115,6 @@ def summarize(results: Sequence[dict[str, Any]]) -> dict[str, float]:
 def evaluate_planner(
     planner_for: PlannerFactory,
     suite: EvalSuite,
-    tasks: Sequence[Task],
     *,
     graph_unknown: Sequence[float],
     seed: int,
@@ -130,7 +128,6 @@ def evaluate_planner(
     Args:
         planner_for: a new planner per task (a teacher's ``planner``) or the same one (a student).
         suite: the eval task file.
-        tasks: the suite's tasks as planner tasks, in suite order.
         graph_unknown: hidden fractions, cycled over the tasks.
         seed: seed of the hidden-node draws (same seed, same worlds for every planner).
         progress: a progress-bar label, or None for no bar.
@@ -149,15 +146,16 @@ def evaluate_planner(
     scenes = [suite.scene_graph(g) for g in range(len(suite.graphs))]
 
     def run(i: int) -> dict[str, Any]:
+        task = suite.tasks[i]
         sim = eval_sim(suite, i, graph_unknown, seed, scenes)
         result = run_task(
-            planner_for(tasks[i], sim),
-            tasks[i],
+            planner_for,
+            task,
             sim,
             max_iterations=max_iterations,
             max_attempts=max_attempts,
         )
-        return {"index": i, "graph_index": suite.tasks[i].graph_index, **result}
+        return {"index": i, "graph_index": suite.task_graphs[i], **result}
 
     indices = range(len(suite.tasks))
     bar = tqdm(total=len(indices), desc=progress, unit="task", disable=progress is None)

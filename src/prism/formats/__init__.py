@@ -19,7 +19,6 @@ from prism.formats.conversations import (
 from prism.formats.errors import DataFormatError
 from prism.formats.eval_tasks import (
     EvalSuite,
-    EvalTask,
     load_eval_suite,
     read_eval_suite,
     resolve_eval_task_file,
@@ -30,7 +29,6 @@ from prism.formats.eval_tasks import (
 __all__ = [
     "DataFormatError",
     "EvalSuite",
-    "EvalTask",
     "dedupe",
     "first_user_task",
     "load_eval_suite",

@@ -8,10 +8,11 @@ The format (the reference's ``eval_1_multi_step.json``)::
 
 or a JSON list of such objects, one per scene graph. ``answer`` is a regular expression matched
 case-insensitively (``re.search``) against the plan of the planner's final turn; ``init_node`` is
-the region the robot starts in (when missing it defaults to the graph's ``robot_location``). Other
-task keys (our generator writes e.g. ``kind`` and ``targets``) are kept in :attr:`EvalTask.extra`,
-other keys next to ``graph``/``tasks`` in :attr:`EvalSuite.graph_extras`, so that a file reads
-and writes back without loss.
+the region the robot starts in (when missing it defaults to the graph's ``robot_location``). Tasks
+are :class:`prism.world.task.Task`: the keys our generator writes (``kind``, ``targets``,
+``subject``) are read into its fields, any other task key into :attr:`Task.extra`, and other keys
+next to ``graph``/``tasks`` into :attr:`EvalSuite.graph_extras`, so that a file reads and writes
+back without loss.
 """
 
 from __future__ import annotations
@@ -27,50 +28,12 @@ from typing import Any
 from prism.formats.errors import DataFormatError
 from prism.formats.json_io import json_type, read_json, write_json_atomic
 from prism.world.scene_graph import SceneGraph, SceneGraphError
+from prism.world.task import Task, TaskError
 
-TASK_KEYS: tuple[str, ...] = ("task", "answer", "init_node")
 ENTRY_KEYS: tuple[str, ...] = ("graph", "tasks")
 
 # The label under which graphs are handed to SceneGraph.from_spine; its messages start with it.
 _GRAPH_LABEL = "graph"
-
-
-@dataclass(frozen=True)
-class EvalTask:
-    """One evaluation task on one scene graph of a suite.
-
-    Attributes:
-        task: what the user asks the robot.
-        answer: a regular expression, matched case-insensitively against the final plan.
-        init_node: the region the robot starts in.
-        graph_index: which graph of the suite the task runs on.
-        extra: any further keys of the task record (treat as read-only).
-
-    Example:
-        >>> t = EvalTask("is there a boat?", "yes|boat", "field_1")
-        >>> t.matches("[goto(field_7), answer(Yes, a sail boat)]")
-        True
-    """
-
-    task: str
-    answer: str
-    init_node: str
-    graph_index: int = 0
-    extra: dict[str, Any] = field(default_factory=dict, hash=False)
-
-    def matches(self, text: str) -> bool:
-        """Whether the answer regex is found in ``text`` (case-insensitive ``re.search``)."""
-        return re.search(self.answer, text, re.IGNORECASE) is not None
-
-    def to_record(self) -> dict[str, Any]:
-        """The task as it is written in an eval task file."""
-        record: dict[str, Any] = {
-            "task": self.task,
-            "answer": self.answer,
-            "init_node": self.init_node,
-        }
-        record.update(copy.deepcopy(self.extra))
-        return record
 
 
 @dataclass(frozen=True)
@@ -79,18 +42,21 @@ class EvalSuite:
 
     Attributes:
         graphs: the scene graphs, as SPINE dicts (treat as read-only).
-        tasks: all tasks, grouped by graph in file order; ``task.graph_index`` indexes ``graphs``.
+        tasks: all tasks, grouped by graph in file order.
+        task_graphs: for each task, the index in ``graphs`` of the graph it runs on; empty when
+            every task runs on graph 0.
         graph_extras: per graph, the keys of its file entry other than ``graph`` and ``tasks``.
         source: where the suite was read from (not part of equality).
 
     Example:
         >>> suite = read_eval_suite("data/01_raw/eval_tasks_1.json")  # doctest: +SKIP
-        >>> suite.scene_graph(suite.tasks[0].graph_index).robot_location  # doctest: +SKIP
+        >>> suite.scene_of(0).robot_location  # doctest: +SKIP
         'field_1'
     """
 
     graphs: tuple[dict[str, Any], ...]
-    tasks: tuple[EvalTask, ...]
+    tasks: tuple[Task, ...]
+    task_graphs: tuple[int, ...] = ()
     graph_extras: tuple[dict[str, Any], ...] = ()
     source: str = field(default="<data>", compare=False)
 
@@ -98,6 +64,13 @@ class EvalSuite:
         # Accept lists from callers that build a suite by hand; store immutable sequences.
         object.__setattr__(self, "graphs", tuple(self.graphs))
         object.__setattr__(self, "tasks", tuple(self.tasks))
+        task_graphs = tuple(self.task_graphs) or tuple(0 for _ in self.tasks)
+        if len(task_graphs) != len(self.tasks):
+            raise ValueError(
+                f"task_graphs has {len(task_graphs)} entries for {len(self.tasks)} tasks; "
+                "give one graph index per task (or none: all on graph 0)"
+            )
+        object.__setattr__(self, "task_graphs", task_graphs)
         extras = tuple(self.graph_extras) or tuple({} for _ in self.graphs)
         if len(extras) != len(self.graphs):
             raise ValueError(
@@ -109,15 +82,23 @@ class EvalSuite:
     def __hash__(self) -> int:
         return hash(self.tasks)
 
-    def tasks_for(self, graph_index: int) -> tuple[EvalTask, ...]:
+    def tasks_for(self, graph_index: int) -> tuple[Task, ...]:
         """The tasks that run on graph ``graph_index``."""
-        return tuple(task for task in self.tasks if task.graph_index == graph_index)
+        return tuple(
+            task
+            for task, graph in zip(self.tasks, self.task_graphs, strict=True)
+            if graph == graph_index
+        )
 
     def scene_graph(self, graph_index: int) -> SceneGraph:
         """A fresh :class:`SceneGraph` of graph ``graph_index`` (callers may mutate it)."""
         return SceneGraph.from_spine(
             self.graphs[graph_index], source=f"{self.source}, graph {graph_index}"
         )
+
+    def scene_of(self, task_index: int) -> SceneGraph:
+        """A fresh :class:`SceneGraph` of the graph task ``task_index`` runs on."""
+        return self.scene_graph(self.task_graphs[task_index])
 
 
 # ---------------------------------------------------------------------------------- reading
@@ -156,7 +137,8 @@ def load_eval_suite(records: Any, source: str = "<data>") -> EvalSuite:
             source=source,
         )
     graphs: list[dict[str, Any]] = []
-    tasks: list[EvalTask] = []
+    tasks: list[Task] = []
+    task_graphs: list[int] = []
     extras: list[dict[str, Any]] = []
     for graph_index, (entry, prefix) in enumerate(zip(entries, prefixes, strict=True)):
         graph, scene_graph, entry_tasks = _load_entry(entry, graph_index, prefix, source)
@@ -166,8 +148,13 @@ def load_eval_suite(records: Any, source: str = "<data>") -> EvalSuite:
             _load_task(record, scene_graph, graph_index, f"{prefix}tasks[{i}]", source)
             for i, record in enumerate(entry_tasks)
         )
+        task_graphs.extend(graph_index for _ in entry_tasks)
     return EvalSuite(
-        graphs=tuple(graphs), tasks=tuple(tasks), graph_extras=tuple(extras), source=source
+        graphs=tuple(graphs),
+        tasks=tuple(tasks),
+        task_graphs=tuple(task_graphs),
+        graph_extras=tuple(extras),
+        source=source,
     )
 
 
@@ -255,15 +242,15 @@ def to_records(suite: EvalSuite) -> dict[str, Any] | list[dict[str, Any]]:
     Example:
         >>> suite = EvalSuite(
         ...     graphs=[{"regions": [{"name": "r", "coords": [0, 0]}], "robot_location": "r"}],
-        ...     tasks=[EvalTask("where am I?", "r", "r")])
+        ...     tasks=[Task("where am I?", "r", "r")])
         >>> sorted(to_records(suite))
         ['graph', 'tasks']
     """
     known = range(len(suite.graphs))
-    for index, task in enumerate(suite.tasks):
-        if task.graph_index not in known:
+    for index, (task, graph_index) in enumerate(zip(suite.tasks, suite.task_graphs, strict=True)):
+        if graph_index not in known:
             raise DataFormatError(
-                f"graph_index {task.graph_index} of task {task.task!r} is out of range: "
+                f"graph_index {graph_index} of task {task.task!r} is out of range: "
                 f"the suite has {len(suite.graphs)} graph(s)",
                 source=suite.source,
                 field=f"tasks[{index}]",
@@ -340,7 +327,7 @@ def _load_entry(
 
 def _load_task(
     record: Any, scene_graph: SceneGraph, graph_index: int, path: str, source: str
-) -> EvalTask:
+) -> Task:
     if not isinstance(record, Mapping):
         raise DataFormatError(
             "a task must be an object with 'task', 'answer' and 'init_node', "
@@ -367,10 +354,11 @@ def _load_task(
             source=source,
             field=f"{path}.init_node",
         )
-    extra = {k: copy.deepcopy(v) for k, v in record.items() if k not in TASK_KEYS}
-    return EvalTask(
-        task=text, answer=answer, init_node=init_node, graph_index=graph_index, extra=extra
-    )
+    try:
+        return Task.from_record({**record, "answer": answer, "init_node": init_node})
+    except TaskError as err:
+        reason = str(err).removeprefix("<task>: ")
+        raise DataFormatError(f"task {text!r}: {reason}", source=source, field=path) from None
 
 
 def _load_answer(record: Mapping[str, Any], text: str, path: str, source: str) -> str:

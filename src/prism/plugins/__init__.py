@@ -1,8 +1,8 @@
-"""prism's plugin system (pluggy): samplers and evaluators registered by name.
+"""prism's plugin system (pluggy): samplers, evaluators, teachers and scene generators by name.
 
 A plugin is a module with ``@hookimpl`` functions named after the hooks in
 :mod:`prism.plugins.hookspecs`, each returning named objects from :mod:`prism.plugins.types`.
-prism's own samplers are plugins like any other; third-party packages add theirs with an entry
+prism's own are plugins like any other; third-party packages add theirs with an entry
 point in the group :data:`ENTRY_POINT_GROUP` (``docs/plugins.md`` is the author's guide).
 
 Example:
@@ -26,29 +26,39 @@ from prism.plugins.hookspecs import hookimpl
 from prism.plugins.manager import (
     BUILTIN_PLUGINS,
     ENTRY_POINT_GROUP,
-    InstalledPlugin,
-    PluginFailure,
     PluginManager,
-    PluginReport,
     build_plugin_manager,
     describe_plugins,
     evaluators,
     get_evaluator,
     get_plugin_manager,
     get_sampler,
+    get_scene_generator,
+    get_teacher,
     samplers,
 )
+from prism.plugins.report import (
+    InstalledPlugin,
+    PluginFailure,
+    PluginReport,
+)
 from prism.plugins.types import (
+    ClosedLoop,
+    ComponentRequest,
     EvalContext,
     EvalResult,
     EvaluatorPlugin,
     SampleRequest,
     SamplerPlugin,
+    SceneGeneratorPlugin,
+    TeacherPlugin,
 )
 
 __all__ = [
     "BUILTIN_PLUGINS",
     "ENTRY_POINT_GROUP",
+    "ClosedLoop",
+    "ComponentRequest",
     "DuplicatePluginError",
     "EvalContext",
     "EvalResult",
@@ -62,6 +72,8 @@ __all__ = [
     "PluginResultError",
     "SampleRequest",
     "SamplerPlugin",
+    "SceneGeneratorPlugin",
+    "TeacherPlugin",
     "UnknownPluginError",
     "build_plugin_manager",
     "describe_plugins",
@@ -69,6 +81,8 @@ __all__ = [
     "get_evaluator",
     "get_plugin_manager",
     "get_sampler",
+    "get_scene_generator",
+    "get_teacher",
     "hookimpl",
     "samplers",
 ]

@@ -200,8 +200,12 @@ def prism_register_samplers() -> list[SamplerPlugin]:
             "accuracy_weighted",
             sample_accuracy_weighted,
             "weight 1 - accuracy + 0.05: more often the samples the student gets wrong",
+            needs=("accuracy",),
         ),
         SamplerPlugin(
-            "loss_weighted", sample_loss_weighted, "weight proportional to the student's loss"
+            "loss_weighted",
+            sample_loss_weighted,
+            "weight proportional to the student's loss",
+            needs=("loss",),
         ),
     ]

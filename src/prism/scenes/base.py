@@ -1,87 +1,84 @@
-"""The scene-generator interface: a scene graph plus the tasks to plan for in it."""
+"""The scene-generator interface: what to generate (a request, optionally like an example) and what
+comes back (a scene graph plus the tasks to plan for in it)."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
+from prism.formats.conversations import PRIOR_PREFIX, first_user_task
 from prism.world.scene_graph import SceneGraph
-
-
-class TaskError(ValueError):
-    """A task record is malformed; the message names the source and the field."""
+from prism.world.task import Task
 
 
 @dataclass(frozen=True)
-class Task:
-    """A task for the planner, in the eval-file format plus what the oracle needs to know.
+class Prior:
+    """An example the next scene should be like: an existing sample's task, its family and the
+    world it came from.
+
+    A generator reads the fields it can use: the procedural one generates tasks of ``kind`` (read
+    off the text when unknown) in a theme that fits the task's words; an LLM generator gets
+    :meth:`prompt`, the reference's ``"example task: ..."`` text.
 
     Attributes:
-        task: what the user says, e.g. ``"Is the bridge damaged?"``.
-        answer: case-insensitive regular expression a correct final plan matches.
-        init_node: the region the robot starts in.
-        kind: the task family (``existence``, ``affordance``, ``attribute``, ``likely_location``,
-            ``diagnosis``) or None when unknown (tasks from foreign files).
-        targets: the nodes the task is about — privileged knowledge for the oracle teacher,
-            never shown to a planner. Empty for "is there a ..." when there is none.
-        subject: the words the task uses for its target (``"boat"``), for answers and priors.
+        task: the example's task text, e.g. ``"Is the bridge damaged?"``.
+        kind: its task family, or ``None`` when the sample does not say.
+        sample_id: the id of the sample it was taken from.
+        scene_id: the scene the sample was generated in, if it records one.
     """
 
     task: str
-    answer: str
-    init_node: str
     kind: str | None = None
-    targets: tuple[str, ...] = ()
-    subject: str = ""
-
-    def __post_init__(self) -> None:
-        if not self.task.strip():
-            raise TaskError("task: the task text is empty")
-        try:
-            re.compile(self.answer)
-        except re.error as err:
-            raise TaskError(
-                f"answer: {self.answer!r} is not a valid regular expression ({err})"
-            ) from None
+    sample_id: str | None = None
+    scene_id: str | None = None
 
     @classmethod
-    def from_record(cls, record: Mapping[str, Any], source: str = "<task>") -> Task:
-        """Read a task from an eval-file record (``task``, ``answer``, ``init_node``, ...)."""
-        if not isinstance(record, Mapping):
-            raise TaskError(f"{source}: a task must be a JSON object, got {type(record).__name__}")
-        for key in ("task", "answer", "init_node"):
-            if not isinstance(record.get(key), str):
-                raise TaskError(f"{source}: field '{key}' must be a string")
-        targets = record.get("targets") or ()
-        if not isinstance(targets, list | tuple) or not all(isinstance(t, str) for t in targets):
-            raise TaskError(f"{source}: field 'targets' must be a list of node names")
-        try:
-            return cls(
-                task=record["task"],
-                answer=record["answer"],
-                init_node=record["init_node"],
-                kind=record.get("kind"),
-                targets=tuple(targets),
-                subject=str(record.get("subject", "")),
-            )
-        except TaskError as err:
-            raise TaskError(f"{source}: {err}") from None
+    def of_sample(cls, sample: Mapping[str, Any], source: str = "<data>") -> Prior:
+        """The prior an existing sample gives: its first user turn's task, its ``kind``, ``id``
+        and ``scene_id`` where it has them.
 
-    def to_record(self) -> dict[str, Any]:
-        """The eval-file record (foreign readers ignore the extra keys)."""
-        record = asdict(self)
-        record["targets"] = list(self.targets)
-        return record
+        Raises:
+            DataFormatError: the sample has no ``task: ...`` first user turn.
+        """
+        kind, scene_id = sample.get("kind"), sample.get("scene_id")
+        return cls(
+            task=first_user_task(sample, source=source),
+            kind=kind if isinstance(kind, str) else None,
+            sample_id=str(sample["id"]) if sample.get("id") is not None else None,
+            scene_id=scene_id if isinstance(scene_id, str) else None,
+        )
 
-    def check_against(self, scene: SceneGraph, source: str = "<task>") -> None:
-        """Raise :class:`TaskError` if ``init_node`` or a target is not in ``scene``."""
-        if not scene.is_region(self.init_node):
-            raise TaskError(f"{source}: init_node '{self.init_node}' is not a region of the graph")
-        for target in self.targets:
-            if target not in scene:
-                raise TaskError(f"{source}: target '{target}' is not a node of the graph")
+    @classmethod
+    def from_value(cls, value: Any) -> Prior:
+        """A prior from configuration: an ``"example task: ..."`` string (or a bare task text),
+        or a mapping of the fields.
+
+        Raises:
+            ValueError: anything else, or a mapping with unknown keys or no ``task``.
+        """
+        if isinstance(value, Prior):
+            return value
+        if isinstance(value, str):
+            text = value.strip()
+            return cls(task=text.removeprefix(PRIOR_PREFIX.strip()).strip())
+        if isinstance(value, Mapping):
+            unknown = sorted(set(value) - {"task", "kind", "sample_id", "scene_id"})
+            if unknown or not isinstance(value.get("task"), str):
+                raise ValueError(
+                    "a prior mapping needs a string 'task' and may have kind, sample_id and "
+                    f"scene_id; got {dict(value)!r}"
+                )
+            return cls(**value)
+        raise ValueError(f"a prior is a task text or a mapping, got {type(value).__name__}")
+
+    def prompt(self) -> str:
+        """The reference's text prior, ``"example task: <task>"``, for prompts that take text."""
+        return PRIOR_PREFIX + self.task
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data, for configuration records and manifests."""
+        return asdict(self)
 
 
 @dataclass
@@ -96,14 +93,14 @@ class GeneratedScene:
 
 @dataclass(frozen=True)
 class SceneRequest:
-    """What to generate. ``prior`` is an ``"example task: ..."`` prompt built from an existing
-    sample: the generated tasks should be of the same kind."""
+    """What to generate. With a ``prior`` the generated tasks should be of the same kind as the
+    example's and the scene like its world."""
 
     n_regions: int
     n_objects: int
     n_tasks: int
     seed: int
-    prior: str | None = None
+    prior: Prior | None = None
 
     def __post_init__(self) -> None:
         for name in ("n_regions", "n_objects", "n_tasks"):
@@ -112,7 +109,8 @@ class SceneRequest:
 
 
 class SceneGenerator(Protocol):
-    """Makes scene graphs and tasks. Implementations: procedural (offline), LLM (TaskGraphGen)."""
+    """Makes scene graphs and tasks. Built-ins: procedural (offline), LLM (TaskGraphGen); others
+    come from plugins (``prism_register_scene_generators``)."""
 
     name: str
 

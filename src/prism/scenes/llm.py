@@ -13,9 +13,10 @@ import random
 from dataclasses import dataclass
 
 from prism.endpoint import ChatClient
-from prism.scenes.base import GeneratedScene, SceneRequest, Task, TaskError
+from prism.scenes.base import GeneratedScene, SceneRequest
 from prism.scenes.themes import THEMES
 from prism.world.scene_graph import SceneGraph, SceneGraphError
+from prism.world.task import Task, TaskError
 
 PROMPT = """You generate training data for an LLM-based robot planner (like SPINE).
 
@@ -85,7 +86,7 @@ class LLMSceneGenerator:
 def build_prompt(request: SceneRequest) -> str:
     """The generation prompt; a prior steers the tasks, else a theme is suggested for variety."""
     if request.prior:
-        hint = f"Your tasks and scene should be like the following: {request.prior}"
+        hint = f"Your tasks and scene should be like the following: {request.prior.prompt()}"
     else:
         theme = random.Random(request.seed).choice(THEMES)
         hint = f"Scene idea (be creative but realistic): {theme.summary}."

@@ -1,7 +1,7 @@
 """The procedural scene generator: themed, connected scene graphs and tasks, fully offline.
 
-Deterministic in the request's seed. With a ``prior`` (an ``"example task: ..."`` prompt built from
-an existing sample) the tasks are of the same kind as the example and the theme follows its words.
+Deterministic in the request's seed. With a ``prior`` (an existing sample's task and family) the
+tasks are of the same kind as the example and the theme follows its words.
 """
 
 from __future__ import annotations
@@ -15,11 +15,10 @@ from dataclasses import dataclass
 
 import networkx as nx
 
-from prism.scenes.base import GeneratedScene, SceneRequest, Task
+from prism.scenes.base import GeneratedScene, SceneRequest
 from prism.scenes.themes import THEMES, ObjectKind, RegionKind, Theme, be, vocabulary, with_article
 from prism.world.scene_graph import OBJECT, REGION, SceneGraph
-
-TASK_KINDS = ("existence", "affordance", "attribute", "likely_location", "diagnosis")
+from prism.world.task import TASK_KINDS, Task
 
 NEGATIVE = r"\bno\b|did not find|couldn't find|could not find|cannot|can't|not safe"
 
@@ -101,10 +100,10 @@ class ProceduralSceneGenerator:
     def generate(self, request: SceneRequest) -> GeneratedScene:
         """Generate a connected scene graph and ``request.n_tasks`` tasks for it."""
         rng = random.Random(request.seed)
-        prior_task = _prior_task_text(request.prior)
-        theme = theme_for(prior_task, rng) if prior_task else rng.choice(list(self.themes))
+        prior = request.prior if request.prior and request.prior.task else None
+        theme = theme_for(prior.task, rng) if prior else rng.choice(list(self.themes))
         scene = _layout(theme, request.n_regions, request.n_objects, rng)
-        wanted_kind = classify_task(prior_task) if prior_task else None
+        wanted_kind = (prior.kind or classify_task(prior.task)) if prior else None
         builder = _TaskBuilder(scene, theme, rng)
         tasks: list[Task] = []
         seen: set[str] = set()
@@ -126,12 +125,6 @@ class ProceduralSceneGenerator:
             description=theme.summary,
             metadata={"theme": theme.name, "prior_kind": wanted_kind},
         )
-
-
-def _prior_task_text(prior: str | None) -> str:
-    if not prior:
-        return ""
-    return prior.split("example task:", 1)[-1].strip()
 
 
 # ---------------------------------------------------------------------------------- layout

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from prism.scenes.base import Task
 from prism.world.rollout import Planner
 from prism.world.simulator import PartialObservationSim
+from prism.world.task import Task
 
 
 class Teacher(Protocol):

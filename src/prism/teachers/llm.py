@@ -13,10 +13,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from prism.endpoint import ChatClient, EndpointError
-from prism.scenes.base import Task
 from prism.world.protocol import SYSTEM_PROMPT
 from prism.world.rollout import ContextLengthExceeded, Message
 from prism.world.simulator import PartialObservationSim
+from prism.world.task import Task
 
 #: The ``code`` of OpenAI's (and compatible servers', ``prism serve`` included) error for a
 #: conversation that does not fit the model's context.

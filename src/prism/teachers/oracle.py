@@ -8,17 +8,18 @@ exactly as any planner would have to. Its reasoning says what it knows and why i
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from prism.scenes.base import Task
 from prism.scenes.procedural import infer_task
 from prism.scenes.themes import be, with_article
 from prism.world.protocol import Action, render_turn
 from prism.world.rollout import MAX_ITERATIONS, Message
 from prism.world.scene_graph import SceneGraph
 from prism.world.simulator import EMPTY_DESCRIPTION, PartialObservationSim
+from prism.world.task import Task
 
 _MAX_MAPS_PER_PLAN = 8
 
@@ -55,6 +56,8 @@ class OracleTeacher:
                 f"the oracle needs a task kind ({', '.join(_GOALS)}), got {task.kind!r} for "
                 f"task {task.task!r}"
             )
+        # A record with a kind but no targets or subject asks for nothing that can be seen.
+        task = dataclasses.replace(task, targets=task.targets or (), subject=task.subject or "")
         return OraclePlanner(task, sim, self.max_iterations)
 
 

@@ -105,6 +105,11 @@ class PlannerTurn:
                 return str(action.args[0])
         return None
 
+    @property
+    def plan_text(self) -> str:
+        """The plan as one string, ``[goto(field_7), answer(Yes)]``: what answers are graded on."""
+        return "[" + ", ".join(str(action) for action in self.plan) + "]"
+
 
 class PlanSyntaxError(ValueError):
     """A plan string that cannot be parsed; the message says where and why."""

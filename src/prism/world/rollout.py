@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -129,15 +128,3 @@ def _valid_turn(
             last = err
     rollout.reason = f"invalid_turn:{last.kind}"
     return None
-
-
-def answer_matches(turn: PlannerTurn | None, pattern: str) -> bool:
-    """The evaluation criterion: a well-formed final turn whose plan matches ``pattern``.
-
-    ``pattern`` is a case-insensitive regular expression searched in the plan text, as in the
-    reference's eval task files (e.g. ``"yes|boat|sailboat"``).
-    """
-    if turn is None or turn.answer is None:
-        return False
-    plan_text = "[" + ", ".join(str(a) for a in turn.plan) + "]"
-    return re.search(pattern, plan_text, re.IGNORECASE) is not None

@@ -10,7 +10,7 @@ import sys
 SCRIPT = """
 import json
 from prism.formats.json_store import JsonStore
-from prism.pipelines.generation.config import GenerationConfig
+from prism.generation import GenerationConfig
 from prism.pipelines.generation.nodes import generate_rollouts
 import sys, tempfile
 with tempfile.TemporaryDirectory() as root:

@@ -11,7 +11,7 @@ from kedro.io import DatasetError
 
 from prism.formats.conversations import load_samples
 from prism.formats.errors import DataFormatError
-from prism.pipelines.generation.config import ConfigError
+from prism.generation import ConfigError
 from tests.pipelines.generation.conftest import run_dir
 
 SMALL = {"generation": {"n_samples": 4, "n_tasks": 2, "workers": 2}}
@@ -119,9 +119,10 @@ def test_teacher_eval_reports_the_oracle_success_rate_on_shipped_tasks(run_kedro
         ({"min_regions": 9, "max_regions": 8}, "min_regions \\(9\\) is greater than"),
         ({"n_samples": 0}, "n_samples must be a positive integer"),
         ({"n_tasks": -1}, "n_tasks must be a positive integer"),
-        ({"teacher": {"kind": "gpt5"}}, "teacher.kind must be one of"),
+        ({"teacher": {"kind": "gpt5"}}, "teacher.kind: no teacher named 'gpt5'; installed"),
+        ({"teacher": {"kind": "oracle", "temperature": 1}}, "unknown key\\(s\\) in generation"),
         ({"n_sample": 3}, "unknown generation parameter\\(s\\): n_sample"),
-        ({"priors": 5}, "generation.priors must be a list of strings"),
+        ({"priors": 5}, "generation.priors must be a list of example tasks"),
         ({"priors": [{"example task": "Is there a boat?"}]}, "quote them in YAML"),
     ],
 )
@@ -191,7 +192,9 @@ def test_a_single_prior_string_steers_every_scene(run_kedro, project):
     prior = "example task: Is the truck damaged?"
     run_kedro(params={"generation": {**SMALL["generation"], "priors": prior}})
     scenes = sorted((run_dir(project) / "scenes").glob("*.json"))
-    assert {json.loads(p.read_text())["prior"] for p in scenes} == {prior}
+    priors = [json.loads(p.read_text())["prior"] for p in scenes]
+    assert {p["task"] for p in priors} == {"Is the truck damaged?"}
+    assert {json.loads(p.read_text())["metadata"]["prior_kind"] for p in scenes} == {"attribute"}
 
 
 def test_an_eval_task_of_unknown_kind_fails_before_any_output(run_kedro, project):
@@ -202,3 +205,23 @@ def test_an_eval_task_of_unknown_kind_fails_before_any_output(run_kedro, project
     with pytest.raises(ConfigError, match="task 0 has kind 'riddle'"):
         run_kedro(params=SMALL)
     assert not (project / "data/02_intermediate/data_gen").exists()
+
+
+def test_a_teacher_from_the_example_package_drives_a_real_generation_run(
+    run_kedro, project, example_plugin_installed, fresh_plugin_manager
+):
+    """prism_register_teachers: an installed package's teacher, chosen by kind, makes the data."""
+    generation = {**SMALL["generation"], "teacher": {"kind": "look_first"}}
+    run_kedro(params={"generation": generation})
+    samples = json.loads((project / "data/03_primary/generated_samples.json").read_text())
+    assert samples and {s["source"] for s in samples} == {"look_first"}
+    for sample in samples:
+        first_user, first_turn = sample["conversations"][:2]
+        start = json.loads(first_user["value"].split("Scene graph:", 1)[1])["robot_location"]
+        assert json.loads(first_turn["value"])["plan"].startswith(f"[map_region({start}), ")
+    stats = json.loads((project / "data/08_reporting/generation_stats.json").read_text())
+    assert stats["config"]["teacher"]["kind"] == "look_first"
+    assert (
+        json.loads((project / "data/08_reporting/teacher_eval.json").read_text())["teacher"]
+        == "look_first"
+    )

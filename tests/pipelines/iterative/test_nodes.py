@@ -22,6 +22,7 @@ from prism.pipelines.iterative.nodes import (
     select_best_episode,
     select_new_samples,
 )
+from prism.scenes.base import Prior
 from prism.training.errors import TrainConfigError
 
 
@@ -72,9 +73,11 @@ def test_generation_config_makes_n_batch_rollouts_seeded_by_the_priors():
         {"n_batch": 5, "tasks_per_sample": 2, "graphs_per_sample": 2}
     )
     assert (config.n_scenes, config.n_priors) == (3, 2)
-    generation = config.generation_config({"workers": 2}, episode=1, priors=["a", "b"])
+    generation = config.generation_config(
+        {"workers": 2}, episode=1, priors=[Prior("a"), Prior("b")]
+    )
     assert generation.n_samples == 3 and generation.n_tasks == 2
-    assert generation.priors == ("a", "a", "b")
+    assert [p.task for p in generation.priors] == ["a", "a", "b"]
     assert generation.seed != config.generation_config({}, episode=2).seed
 
 
@@ -88,15 +91,30 @@ def test_prepare_initial_dataset_subsamples_the_first_samples_and_drops_duplicat
 def test_priors_come_from_per_sample_metrics_aligned_by_id():
     hard = SAMPLES[3]["id"]
     rows = [
-        {"split": "train", "id": s["id"], "loss": 10.0 if s["id"] == hard else 0.0, "accuracy": 0.5}
+        {
+            "evaluator": "token_metrics",  # whose declared sample_metrics the columns are
+            "split": "train",
+            "id": s["id"],
+            "loss": 10.0 if s["id"] == hard else 0.0,
+            "accuracy": 0.5,
+        }
         for s in SAMPLES
     ]
     rows[0] = {**rows[0], "loss": math.nan}  # never offered: no finite metric
-    rows.append({"split": "held_out", "id": "other", "loss": 99.0, "accuracy": 0.0})
+    rows.append(
+        {
+            "evaluator": "token_metrics",
+            "split": "held_out",
+            "id": "other",
+            "loss": 99.0,
+            "accuracy": 0,
+        }
+    )
     config = IterativeConfig(n_batch=2, tasks_per_sample=2, sampling_strategy="loss_weighted")
     priors = sample_generation_priors(config, SAMPLES, {"samples": rows}, episode=1)
     assert priors["ids"] == [hard]
-    assert priors["priors"] == ["example task: find truck 3"]
+    (prior,) = priors["priors"]
+    assert (prior["task"], prior["sample_id"]) == ("find truck 3", hard)
 
 
 def test_new_samples_are_at_most_n_batch_and_never_known_ones():

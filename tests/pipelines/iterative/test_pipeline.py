@@ -72,9 +72,9 @@ def test_two_episodes_resume_after_a_kill_and_link_the_best_model(
         assert (out / f"iterative_model_episode_{n}" / "prism_model.json").is_file()
         assert any((out / f"data_gen_episode_{n}").rglob("rollouts/*.json"))
         priors = json.loads((out / f"episode_{n}/generation_priors.json").read_text())
-        assert priors["sampler"] == "killed_once" and priors["priors"][0].startswith(
-            "example task:"
-        )
+        assert priors["sampler"] == "killed_once"
+        assert [p["sample_id"] for p in priors["priors"]] == priors["ids"]
+        assert all(p["task"] for p in priors["priors"])
         assert set(priors["ids"]) <= set(sample_ids(out / f"dataset_episode_{n}.json"))
     # Datasets grow by the new samples, each sample once.
     initial = sample_ids(out / "dataset_episode_0.json")
@@ -144,7 +144,7 @@ def _untouched(project: Path, before: dict[str, str]) -> bool:
             {"objective": "task/accuracy", "skip_eval_tasks": True},
             IterativeConfigError,
             r"objective 'task/accuracy' is reported by no configured evaluator; available: "
-            r"train/mean_loss, train/mean_accuracy, eval/mean_loss, eval/mean_accuracy",
+            r"train/mean_loss, train/mean_accuracy, train/n, eval/mean_loss, eval/mean_accuracy",
         ),
         (
             {"objective": "eval/mean_accuracy", "val_frac": 0.0},

@@ -1,9 +1,10 @@
 """Nodes of the evaluation pipeline: run the configured evaluator plugins on a saved student.
 
-The closed-loop evaluation uses the generation parameters' ``seed`` and ``graph_unknown``, and the
-teacher is scored by the generation pipeline's own ``evaluate_teacher`` with them: student and
+The closed-loop evaluation uses the generation parameters' ``seed``, ``graph_unknown`` and turn
+limits, and the teacher is scored with them (:func:`prism.generation.score_teacher`): student and
 teacher face the same worlds, so ``task/of_teacher`` (student success / teacher success) is the
-paper's headline measure.
+paper's headline measure. What each evaluator reports and needs is its plugin's declaration
+(:class:`~prism.plugins.types.EvaluatorPlugin`); no evaluator is special here.
 """
 
 from __future__ import annotations
@@ -21,20 +22,20 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib.figure import Figure
 
+from prism.config import ParameterError
 from prism.datasets.hf_model import ModelBundle
 from prism.formats.eval_tasks import EvalSuite
-from prism.pipelines.generation.config import GenerationConfig
-from prism.pipelines.generation.nodes import eval_suite_tasks, evaluate_teacher
-from prism.plugins import EvalContext, get_evaluator, get_plugin_manager
+from prism.generation import GenerationConfig, build_teacher, check_task_kinds, score_teacher
+from prism.plugins import ClosedLoop, EvalContext, get_evaluator, get_plugin_manager
 from prism.student.prompt_format import get_format
 
 logger = logging.getLogger(__name__)
 
-#: Evaluators that need the eval task file (left out by ``skip_eval_tasks``).
-TASK_EVALUATORS = ("task_success",)
+#: The teacher's metrics, which the evaluation adds when it scores the teacher on the eval tasks.
+TEACHER_METRICS = ("teacher/task_accuracy", "task/of_teacher")
 
 
-class EvaluationConfigError(ValueError):
+class EvaluationConfigError(ParameterError):
     """An evaluation parameter is wrong; the message names it."""
 
 
@@ -56,9 +57,57 @@ class EvaluationConfig:
     options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     generation: GenerationConfig | None = None
 
+    def runs(self, name: str) -> bool:
+        """Whether evaluator ``name`` runs (one that needs the eval tasks not when skipped)."""
+        return not (self.skip_eval_tasks and get_evaluator(name).needs_eval_tasks)
+
     @property
     def runs_tasks(self) -> bool:
-        return not self.skip_eval_tasks and any(e in TASK_EVALUATORS for e in self.evaluators)
+        """Some evaluator runs the eval task file."""
+        return any(self.runs(e) and get_evaluator(e).needs_eval_tasks for e in self.evaluators)
+
+    @property
+    def scores_teacher(self) -> bool:
+        """The teacher is scored on the eval tasks, to compare with an evaluator's success."""
+        return (
+            self.score_teacher
+            and self.generation is not None
+            and any(self.runs(e) and get_evaluator(e).task_metric for e in self.evaluators)
+        )
+
+    def declared_metrics(self, splits: Sequence[str]) -> tuple[list[str], list[str]]:
+        """The metrics the running evaluators declare for these splits (and the teacher's when
+        it is scored), and the running evaluators that declare none."""
+        names: list[str] = []
+        undeclared: list[str] = []
+        for name in self.evaluators:
+            if not self.runs(name):
+                continue
+            declared = get_evaluator(name).metric_names(splits)
+            if declared is None:
+                undeclared.append(name)
+            else:
+                names += declared
+        if self.scores_teacher:
+            names += TEACHER_METRICS
+        return names, undeclared
+
+    @property
+    def sample_metrics(self) -> tuple[str, ...]:
+        """The per-sample metrics the configured evaluators write (for samplers)."""
+        return tuple(
+            dict.fromkeys(m for e in self.evaluators for m in get_evaluator(e).sample_metrics)
+        )
+
+    def closed_loop(self) -> ClosedLoop | None:
+        """How the closed-loop evaluators' rollouts run: the generation parameters'."""
+        if self.generation is None:
+            return None
+        return ClosedLoop(
+            graph_unknown=tuple(self.generation.graph_unknown),
+            max_iterations=self.generation.max_iterations,
+            max_attempts=self.generation.max_attempts,
+        )
 
 
 def check_evaluation_inputs(
@@ -96,7 +145,7 @@ def check_evaluation_inputs(
         generation=GenerationConfig.from_params(generation_params),
     )
     if config.runs_tasks:
-        eval_suite_tasks(eval_tasks)  # a task with a bad kind or extra field fails here
+        check_task_kinds(eval_tasks)  # a task with a kind no teacher knows fails here
     return config
 
 
@@ -121,26 +170,23 @@ def evaluate_student(
         "held_out": list(held_out or []),
     }
     generation = config.generation or GenerationConfig.from_params({})
+    closed_loop = config.closed_loop()
     metrics: dict[str, float] = {}
     errors: dict[str, str] = {}
     tables: dict[str, list[dict[str, Any]]] = {}
     transcripts: list[dict[str, Any]] = []
     for name in config.evaluators:
-        if config.skip_eval_tasks and name in TASK_EVALUATORS:
+        if not config.runs(name):
             continue
-        options = dict(config.options.get(name, {}))
-        if name in TASK_EVALUATORS:
-            options.setdefault("graph_unknown", list(generation.graph_unknown))
-            options.setdefault("max_iterations", generation.max_iterations)
-            options.setdefault("max_attempts", generation.max_attempts)
         context = EvalContext(
             model=student.model,
             tokenizer=student.tokenizer,
             prompt_format=get_format(student.metadata.get("prompt_format", "spine")),
             splits=splits,
             eval_suite=None if config.skip_eval_tasks else eval_tasks,
-            params=options,
+            params=dict(config.options.get(name, {})),
             seed=generation.seed,
+            closed_loop=closed_loop,
         )
         try:
             result = get_evaluator(name).run(context)
@@ -157,25 +203,35 @@ def evaluate_student(
     return report, tables, transcripts
 
 
-def score_teacher(
+def teacher_task_success(
     config: EvaluationConfig,
     eval_tasks: EvalSuite,
     call_cache: Any,
     credentials: Mapping[str, Any],
 ) -> dict[str, Any]:
-    """The teacher's success on the same tasks and draws (empty when tasks are skipped)."""
-    if not config.runs_tasks or not config.score_teacher or config.generation is None:
+    """The teacher's success on the same tasks and draws (empty when it is not scored)."""
+    if not config.scores_teacher:
         return {}
-    return evaluate_teacher(eval_tasks, config.generation, call_cache, credentials)
+    generation = config.generation
+    return score_teacher(eval_tasks, generation, build_teacher(generation, call_cache, credentials))
 
 
 def summarize_evaluation(report: dict[str, Any], teacher: dict[str, Any]) -> dict[str, Any]:
-    """The report with the teacher's success and the student's share of it."""
+    """The report with the teacher's success and the student's share of it (the first
+    evaluator's ``task_metric`` over the teacher's success)."""
     metrics = dict(report["metrics"])
     if teacher:
         metrics["teacher/task_accuracy"] = teacher["success_rate"]
-        if "task/accuracy" in metrics and teacher["success_rate"] > 0:
-            metrics["task/of_teacher"] = metrics["task/accuracy"] / teacher["success_rate"]
+        task_metric = next(
+            (
+                plugin.task_metric
+                for plugin in map(get_evaluator, report["evaluators"])
+                if plugin.task_metric in metrics
+            ),
+            None,
+        )
+        if task_metric and teacher["success_rate"] > 0:
+            metrics["task/of_teacher"] = metrics[task_metric] / teacher["success_rate"]
     return {**report, "metrics": metrics, "teacher": teacher.get("teacher")}
 
 

@@ -11,9 +11,9 @@ from prism.pipelines.evaluation.nodes import (
     plot_sample_accuracy,
     plot_task_outcomes,
     sample_table,
-    score_teacher,
     summarize_evaluation,
     task_table,
+    teacher_task_success,
 )
 
 
@@ -41,7 +41,7 @@ def create_pipeline() -> Pipeline:
                 name="evaluate_student",
             ),
             Node(
-                score_teacher,
+                teacher_task_success,
                 ["evaluation_config", "eval_tasks", "call_cache", CREDENTIALS_DATASET],
                 "teacher_task_eval",
                 name="score_teacher",

@@ -10,28 +10,20 @@ checked in one place, before the first episode starts.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import math
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from prism.pipelines.generation.config import GenerationConfig
+from prism.config import ParameterError, fractions, parameter_mapping
+from prism.generation import GenerationConfig
+from prism.scenes.base import Prior
+from prism.seeding import derive_seed
 from prism.training.config import TrainConfig
 from prism.values import is_finite_number, is_int
 
 OBJECTIVE_TYPES = ("min", "max")
-
-#: Metrics of the built-in evaluators, by evaluator; ``{split}`` is train, eval or held_out.
-TOKEN_METRICS = ("mean_loss", "mean_accuracy")
-TASK_METRICS = ("task/accuracy", "task/valid_rate")
-TEACHER_METRICS = ("teacher/task_accuracy", "task/of_teacher")
-BUILTIN_EVALUATORS = ("token_metrics", "task_success")
-
-#: Samplers that weight samples by a per-sample metric of ``token_metrics``.
-METRIC_SAMPLERS = {"accuracy_weighted": "accuracy", "loss_weighted": "loss"}
 
 #: Training fields the seed passes as flags of its own (``--epochs 1``); ``None`` keeps the
 #: ``training`` parameters' value. Any other field goes under ``training:``.
@@ -43,7 +35,7 @@ NOT_FINGERPRINTED = ("n_episodes", "objective", "objective_type", "eval_metric",
 TRAINING_VOLATILE = ("report_to", "logging_steps", "nproc", "name", "checkpoint_every")
 
 
-class IterativeConfigError(ValueError):
+class IterativeConfigError(ParameterError):
     """An iterative-loop parameter is wrong; the message names it and says what would fix it."""
 
 
@@ -175,19 +167,12 @@ class IterativeConfig:
         Raises:
             IterativeConfigError: an unknown key (with the known ones) or a wrong value.
         """
-        if not isinstance(params, Mapping):
-            raise IterativeConfigError(
-                f"the iterative parameters must be a mapping, got {type(params).__name__}"
-            )
         known = [f.name for f in dataclasses.fields(cls)]
-        unknown = sorted(set(params) - set(known))
-        if unknown:
-            raise IterativeConfigError(
-                f"unknown iterative parameter(s): {', '.join(unknown)}; known: {', '.join(known)}"
-            )
-        values = dict(params)
+        values = parameter_mapping(params, "iterative", known, IterativeConfigError)
         if "graph_unknown" in values:
-            values["graph_unknown"] = _fractions(values["graph_unknown"])
+            values["graph_unknown"] = fractions(
+                values["graph_unknown"], "graph_unknown", IterativeConfigError
+            )
         for name in ("held_out_data", "eval_task_file"):
             if values.get(name) in ("", "null", "None"):
                 values[name] = None
@@ -232,15 +217,13 @@ class IterativeConfig:
         return math.ceil(self.n_scenes / self.graphs_per_sample)
 
     def generation_config(
-        self, base: Mapping[str, Any], episode: int, priors: Sequence[str] = ()
+        self, base: Mapping[str, Any], episode: int, priors: Sequence[Prior] = ()
     ) -> GenerationConfig:
         """The generation parameters of one episode: the project's ``generation`` (teacher, scene
         generator, turn limits) with the loop's scene sizes, an episode seed and the priors.
 
         Scene ``i`` is generated like prior ``i // graphs_per_sample``.
         """
-        from prism.seeding import derive_seed
-
         expanded = [p for p in priors for _ in range(self.graphs_per_sample)][: self.n_scenes]
         params = {
             **dict(base),
@@ -268,12 +251,6 @@ class IterativeConfig:
         return json.loads(json.dumps(data, sort_keys=True, default=str))
 
 
-def fingerprint_hash(fingerprint: Mapping[str, Any]) -> str:
-    """A short hash of a fingerprint."""
-    text = json.dumps(fingerprint, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
 def fingerprint_changes(
     old: Mapping[str, Any], new: Mapping[str, Any], prefix: str = ""
 ) -> list[str]:
@@ -286,37 +263,6 @@ def fingerprint_changes(
         elif a != b:
             changes.append(f"{prefix}{key}: {a!r} -> {b!r}")
     return changes
-
-
-def available_metrics(
-    evaluators: Sequence[str], splits: Sequence[str], runs_tasks: bool, scores_teacher: bool
-) -> list[str]:
-    """The metrics the built-in evaluators report for this configuration."""
-    metrics = []
-    if "token_metrics" in evaluators:
-        metrics += [f"{split}/{name}" for split in splits for name in TOKEN_METRICS]
-    if "task_success" in evaluators and runs_tasks:
-        metrics += list(TASK_METRICS)
-        if scores_teacher:
-            metrics += list(TEACHER_METRICS)
-    return metrics
-
-
-def _fractions(value: Any) -> tuple[float, ...]:
-    # The seed passes "0.2,0.3,0.4,0.5"; `kedro run --params` splits on commas, so there
-    # "0.2 0.5" or "0.2;0.5" works too; YAML gives a list or a number.
-    if isinstance(value, str):
-        try:
-            return tuple(float(v) for v in re.split(r"[,;\s]+", value.strip()) if v)
-        except ValueError:
-            raise IterativeConfigError(
-                f"graph_unknown: could not read {value!r} as comma-separated fractions"
-            ) from None
-    if is_finite_number(value):
-        return (value,)
-    if isinstance(value, Sequence) and value:
-        return tuple(value)
-    raise IterativeConfigError(f"graph_unknown must list fractions in [0, 1], got {value!r}")
 
 
 def _require(ok: bool, name: str, value: Any, expected: str) -> None:

@@ -22,22 +22,19 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib.figure import Figure
 
-from prism.formats.conversations import dedupe, prior_prompt
+from prism.config import fingerprint as fingerprint_hash
+from prism.formats.conversations import dedupe
 from prism.formats.eval_tasks import EvalSuite
 from prism.formats.json_store import JsonStore
+from prism.generation import GenerationConfig, check_endpoints
 from prism.pipelines.evaluation.nodes import EvaluationConfig, check_evaluation_inputs
-from prism.pipelines.generation.config import GenerationConfig
-from prism.pipelines.generation.nodes import check_endpoints
 from prism.pipelines.iterative.config import (
-    BUILTIN_EVALUATORS,
-    METRIC_SAMPLERS,
     IterativeConfig,
     IterativeConfigError,
-    available_metrics,
     fingerprint_changes,
-    fingerprint_hash,
 )
-from prism.plugins import SampleRequest, get_sampler
+from prism.plugins import SampleRequest, get_evaluator, get_plugin_manager, get_sampler
+from prism.scenes.base import Prior
 from prism.seeding import derive_seed
 from prism.training.base_models import BUILTIN, resolve_base_model
 from prism.values import is_finite_number
@@ -111,13 +108,7 @@ def check_iterative_inputs(
         evaluation_params, _closed_loop_generation(config, generation), eval_tasks
     )
     _check_objective(config, evaluation_config, held_out=bool(held_out_data))
-    sample_metric = METRIC_SAMPLERS.get(config.sampling_strategy)
-    if sample_metric and "token_metrics" not in evaluation_config.evaluators:
-        raise IterativeConfigError(
-            f"sampling_strategy {config.sampling_strategy!r} weights samples by their "
-            f"{sample_metric}, which the token_metrics evaluator computes: add token_metrics "
-            "to evaluation.evaluators or use sampling_strategy uniform"
-        )
+    _check_sampler_needs(config, evaluation_config)
 
     samples = list(initial_data)
     if not samples:
@@ -204,17 +195,15 @@ def _closed_loop_generation(config: IterativeConfig, generation: Mapping[str, An
 
 def _check_objective(config: IterativeConfig, evaluation: EvaluationConfig, held_out: bool) -> None:
     splits = ["train", *(["eval"] if config.val_frac > 0 else []), *(["held_out"] * held_out)]
-    metrics = available_metrics(
-        evaluation.evaluators, splits, evaluation.runs_tasks, evaluation.score_teacher
-    )
-    third_party = [e for e in evaluation.evaluators if e not in BUILTIN_EVALUATORS]
+    metrics, undeclared = evaluation.declared_metrics(splits)
     if config.objective in metrics:
         pass
-    elif third_party:
+    elif undeclared:
         logger.warning(
-            "objective %r is not a metric of the built-in evaluators; it must come from %s",
+            "objective %r is not a declared metric of the configured evaluators; it must come "
+            "from %s, which declare none",
             config.objective,
-            ", ".join(third_party),
+            ", ".join(undeclared),
         )
     else:
         raise IterativeConfigError(
@@ -222,12 +211,32 @@ def _check_objective(config: IterativeConfig, evaluation: EvaluationConfig, held
             f"{', '.join(metrics) or 'none'} (evaluators {', '.join(evaluation.evaluators)}"
             f"{', eval tasks skipped' if config.skip_eval_tasks else ''})"
         )
-    if config.eval_metric not in metrics and not third_party:
+    if config.eval_metric not in metrics and not undeclared:
         logger.warning(
             "eval_metric %r is reported by no configured evaluator; available: %s",
             config.eval_metric,
             ", ".join(metrics),
         )
+
+
+def _check_sampler_needs(config: IterativeConfig, evaluation: EvaluationConfig) -> None:
+    """The per-sample metrics the sampler weights by must come from a configured evaluator."""
+    missing = [
+        m for m in get_sampler(config.sampling_strategy).needs if m not in evaluation.sample_metrics
+    ]
+    if not missing:
+        return
+    providers = sorted(
+        name
+        for name, plugin in get_plugin_manager().evaluators().items()
+        if set(missing) <= set(plugin.sample_metrics)
+    )
+    raise IterativeConfigError(
+        f"sampling_strategy {config.sampling_strategy!r} weights samples by their "
+        f"{' and '.join(missing)}, which no configured evaluator computes: add "
+        f"{' or '.join(providers) or 'an evaluator that does'} to evaluation.evaluators or use "
+        "sampling_strategy uniform"
+    )
 
 
 def _ids_hash(samples: Sequence[Mapping[str, Any]]) -> str:
@@ -273,19 +282,22 @@ def sample_generation_priors(
     """Pick the examples that seed this episode's generation with the configured sampler.
 
     Per-sample metrics come from the evaluation's ``samples`` table (rows with ``id``,
-    ``split``, ``loss``, ``accuracy``) and are aligned with the dataset by sample id. Samples
-    without finite metrics (e.g. truncated away entirely) are not offered to the sampler.
+    ``split`` and the metrics its evaluator declares in ``sample_metrics``, e.g. ``loss`` and
+    ``accuracy``) and are aligned with the dataset by sample id. Samples without finite metrics
+    (e.g. truncated away entirely) are not offered to the sampler.
 
     Returns:
-        ``{"episode", "sampler", "ids", "priors"}``: the chosen ids and their
-        ``"example task: ..."`` prompts, one per ``graphs_per_sample`` scenes.
+        ``{"episode", "sampler", "ids", "priors"}``: the chosen ids and their priors (task,
+        kind, sample and scene: :class:`~prism.scenes.base.Prior` as data), one per
+        ``graphs_per_sample`` scenes.
     """
     by_id = {s["id"]: s for s in samples}
     metrics: dict[str, dict[str, float]] = {}
     for row in evaluation_tables.get("samples", []):
         if row.get("split") in ("train", "eval") and row.get("id") in by_id:
-            values = {k: row.get(k) for k in ("loss", "accuracy")}
-            if all(is_finite_number(v) for v in values.values()):
+            names = get_evaluator(row["evaluator"]).sample_metrics if "evaluator" in row else ()
+            values = {k: row.get(k) for k in names}
+            if values and all(is_finite_number(v) for v in values.values()):
                 metrics[row["id"]] = {k: float(v) for k, v in values.items()}
     candidates = [s for s in samples if s["id"] in metrics] if metrics else list(samples)
     if not candidates:
@@ -293,7 +305,8 @@ def sample_generation_priors(
     rng = random.Random(derive_seed(config.seed, "sampling", episode))
     sampler = get_sampler(config.sampling_strategy)
     ids = sampler.draw(SampleRequest(candidates, metrics, config.n_priors, rng))
-    priors = [prior_prompt(by_id[i], source=f"dataset_episode_{episode}.json") for i in ids]
+    source = f"dataset_episode_{episode}.json"
+    priors = [Prior.of_sample(by_id[i], source=source).to_dict() for i in ids]
     logger.info(
         "episode %d: %s sampler picked %d example(s) from %d samples",
         episode,
@@ -312,7 +325,9 @@ def episode_generation_config(
 ) -> GenerationConfig:
     """The generation configuration of one episode (see
     :meth:`IterativeConfig.generation_config`)."""
-    return config.generation_config(generation, episode, priors["priors"])
+    return config.generation_config(
+        generation, episode, [Prior.from_value(p) for p in priors["priors"]]
+    )
 
 
 def select_new_samples(

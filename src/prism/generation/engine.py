@@ -1,0 +1,328 @@
+"""The rollout engine: scenes and tasks -> teacher rollouts -> training samples.
+
+Work is stored one record at a time in a :class:`~prism.formats.json_store.JsonStore` (the
+seed's ``data_gen_*/`` folder, one sub-folder per set of parameters): ``scenes/scene_007.json``
+and ``rollouts/scene_007_task_01.json``, every rollout kept, passed or failed with its reason. A
+killed run resumes where it stopped: finished records are read back, never redone, never
+duplicated.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from prism.endpoint import EndpointError
+from prism.formats.conversations import sample_id
+from prism.formats.json_store import JsonStore
+from prism.generation.config import GenerationConfig
+from prism.generation.stats import rollout_stats
+from prism.scenes.base import GeneratedScene, SceneGenerator, SceneRequest
+from prism.seeding import derive_seed
+from prism.teachers.base import Teacher
+from prism.world.rollout import run_rollout
+from prism.world.scene_graph import SceneGraph
+from prism.world.simulator import PartialObservationSim
+from prism.world.task import Task
+
+logger = logging.getLogger(__name__)
+
+#: Key of a run folder's manifest: the fingerprint and configuration it was made with.
+MANIFEST_KEY = "manifest"
+
+
+@dataclass(frozen=True)
+class GenerationResult:
+    """What a generation run produced.
+
+    Attributes:
+        samples: the passed rollouts as training samples (canonical conversation format).
+        failed: the failed rollouts and scenes, with their reasons and transcripts.
+        stats: counts by status, reason, task kind and source (:func:`rollout_stats`), the
+            configuration and the run folder.
+        scenes: the generated scenes with their tasks, in the eval task file format.
+    """
+
+    samples: list[dict[str, Any]]
+    failed: list[dict[str, Any]]
+    stats: dict[str, Any]
+    scenes: list[dict[str, Any]]
+
+
+def generate(
+    config: GenerationConfig,
+    store: JsonStore,
+    scene_generator: SceneGenerator,
+    teacher: Teacher,
+    fallback: Teacher | None = None,
+) -> GenerationResult:
+    """Generate ``config.n_samples`` scenes x ``config.n_tasks`` tasks and a teacher rollout for
+    each, in the run folder of ``config`` inside ``store`` (:func:`run_store`).
+
+    Args:
+        config: the checked generation configuration.
+        store: the rollout store; a rerun with the same configuration resumes from it.
+        scene_generator: makes the scenes and their tasks.
+        teacher: plans every rollout.
+        fallback: redoes a failed rollout on the same scene, task and hidden nodes (its records'
+            ``source`` say ``<name>_fallback``), or ``None``.
+
+    An unreachable endpoint or a wrong model name fails first, before anything is written.
+    """
+    scene_generator.check()
+    teacher.check()
+    run = run_store(store, config)
+    logger.info("generation: scenes and rollouts go to %s", run.root)
+
+    scene_ids = [f"scene_{i:03d}" for i in range(config.n_samples)]
+    scenes = run_parallel(
+        "scenes",
+        scene_ids,
+        lambda sid: _scene(sid, config, scene_generator, run),
+        workers=config.workers,
+    )
+    jobs_by_key = {
+        f"{sid}_task_{t:02d}": (scenes[sid], t)
+        for sid in scene_ids
+        if scenes[sid]["status"] == "ok"
+        for t in range(len(scenes[sid]["tasks"]))
+    }
+    records = list(
+        run_parallel(
+            "rollouts",
+            list(jobs_by_key),
+            lambda key: _rollout(key, jobs_by_key[key], config, teacher, fallback, run),
+            workers=config.workers,
+        ).values()
+    )
+    failed_scenes = [s for s in scenes.values() if s["status"] != "ok"]
+    samples = [_to_sample(r) for r in records if r["status"] == "passed"]
+    failed = [_failure(r) for r in records if r["status"] != "passed"]
+    failed += [
+        {"scene_id": s["scene_id"], "reason": s["reason"], "status": "failed"}
+        for s in failed_scenes
+    ]
+    stats = rollout_stats(records, n_scene_failures=len(failed_scenes))
+    stats["config"] = config.to_dict()
+    stats["run_dir"] = str(run.root)
+    logger.info(
+        "generation: %d/%d rollouts passed (%.1f %%); failures by reason: %s",
+        stats["passed"],
+        stats["total"],
+        100 * stats["success_rate"],
+        stats["failed_by_reason"] or "none",
+    )
+    eval_suite = [
+        {"graph": s["graph"], "tasks": s["tasks"], "description": s.get("description", "")}
+        for s in scenes.values()
+        if s["status"] == "ok" and s["tasks"]
+    ]
+    return GenerationResult(samples, failed, stats, eval_suite)
+
+
+def run_store(store: JsonStore, config: GenerationConfig) -> JsonStore:
+    """The folder of this run inside the rollout store: one per set of parameters.
+
+    Rerunning the same parameters finds its own folder and resumes; other parameters get a folder
+    of their own, so two runs never mix and none is overwritten. ``n_samples`` is not part of the
+    name: a larger ``n_samples`` extends a run.
+    """
+    run = JsonStore(store.root / f"seed{config.seed}_{config.fingerprint()[:10]}")
+    if MANIFEST_KEY not in run:
+        run.put(MANIFEST_KEY, {"fingerprint": config.fingerprint(), "config": config.to_dict()})
+    return run
+
+
+def _scene(
+    scene_id: str, config: GenerationConfig, generator: SceneGenerator, store: JsonStore
+) -> dict[str, Any]:
+    key = f"scenes/{scene_id}"
+    if (done := store.get(key)) is not None:
+        return done
+    index = int(scene_id.rsplit("_", 1)[1])
+    rng = random.Random(derive_seed(config.seed, "layout", index))
+    prior = config.priors[index % len(config.priors)] if config.priors else None
+    request = SceneRequest(
+        n_regions=rng.randint(config.min_regions, config.max_regions),
+        n_objects=rng.randint(config.min_objects, config.max_objects),
+        n_tasks=config.n_tasks,
+        seed=derive_seed(config.seed, "scene", index),
+        prior=prior,
+    )
+    record: dict[str, Any] = {
+        "scene_id": scene_id,
+        "generator": generator.name,
+        "prior": prior.to_dict() if prior else None,
+    }
+    try:
+        generated: GeneratedScene = generator.generate(request)
+        for t, task in enumerate(generated.tasks):
+            task.check_against(generated.scene, source=f"{scene_id} task {t}")
+    except (ValueError, RuntimeError) as err:
+        # A generator that fails (an endpoint returning garbage after its retries) loses this
+        # scene only; the failure is kept with its reason.
+        logger.warning("%s: scene generation failed: %s", scene_id, err)
+        record.update(status="failed", reason=f"scene_generation_failed: {err}")
+        if not isinstance(err, EndpointError):  # an outage is retried by the next run
+            store.put(key, record)
+        return record
+    record.update(
+        status="ok",
+        reason=None,
+        description=generated.description,
+        metadata=generated.metadata,
+        graph=generated.scene.to_spine(),
+        tasks=[task.to_record() for task in generated.tasks],
+    )
+    store.put(key, record)
+    return record
+
+
+def _rollout(
+    key: str,
+    job: tuple[dict[str, Any], int],
+    config: GenerationConfig,
+    teacher: Teacher,
+    fallback: Teacher | None,
+    store: JsonStore,
+) -> dict[str, Any]:
+    store_key = f"rollouts/{key}"
+    if (done := store.get(store_key)) is not None:
+        return done
+    scene_record, task_idx = job
+    scene = SceneGraph.from_spine(scene_record["graph"], source=scene_record["scene_id"])
+    task = Task.from_record(scene_record["tasks"][task_idx], source=key)
+    index = int(scene_record["scene_id"].rsplit("_", 1)[1]) * config.n_tasks + task_idx
+    graph_unknown = config.graph_unknown[index % len(config.graph_unknown)]
+    rng = random.Random(derive_seed(config.seed, "hide", key))
+    sim = PartialObservationSim(
+        scene, graph_unknown=graph_unknown, rng=rng, init_node=task.init_node
+    )
+    hidden = sorted(sim.hidden)
+    record = _teach(teacher, task, sim, config)
+    record.update(
+        key=key,
+        scene_id=scene_record["scene_id"],
+        task=task.to_record(),
+        graph_unknown=graph_unknown,
+        hidden=hidden,
+    )
+    if record["status"] != "passed" and fallback is not None:
+        # Same scene, same task, same hidden nodes: only the planner changes.
+        retry_sim = PartialObservationSim(scene, hidden=hidden, init_node=task.init_node)
+        retry = _teach(fallback, task, retry_sim, config)
+        retry.update(
+            fallback_from={"teacher": teacher.name, "reason": record["reason"]},
+            transient=record.get("transient", False),
+        )
+        record.update(retry, source=f"{fallback.name}_fallback")
+    if record.get("transient"):
+        logger.warning(
+            "%s: not stored, the next run retries it (%s)",
+            key,
+            record.get("fallback_from", record)["reason"],
+        )
+    else:
+        store.put(store_key, record)
+    return record
+
+
+def _teach(
+    teacher: Teacher, task: Task, sim: PartialObservationSim, config: GenerationConfig
+) -> dict[str, Any]:
+    try:
+        rollout = run_rollout(
+            teacher.planner(task, sim),
+            sim,
+            task.task,
+            max_iterations=config.max_iterations,
+            max_attempts=config.max_attempts,
+        )
+    except (RuntimeError, ValueError, OSError) as err:
+        logger.warning("teacher %s failed on %r: %s", teacher.name, task.task, err)
+        return {
+            "status": "failed",
+            "reason": f"teacher_error: {err}",
+            # An endpoint that was down or timed out may answer next time: such a failure is
+            # reported but not stored, so the next run retries it.
+            "transient": isinstance(err, EndpointError),
+            "teacher": teacher.name,
+            "source": teacher.name,
+            "conversation": [],
+            "rejected": [],
+            "iterations": 0,
+            "answer": None,
+        }
+    reason = rollout.reason
+    if reason is None and not task.solved_by(rollout.final_turn):
+        reason = "wrong_answer"
+    return {
+        "status": "passed" if reason is None else "failed",
+        "reason": reason,
+        "teacher": teacher.name,
+        "source": teacher.name,
+        "answer": rollout.answer,
+        "iterations": rollout.iterations,
+        "conversation": rollout.conversation,
+        "rejected": rollout.rejected,
+    }
+
+
+def _to_sample(record: Mapping[str, Any]) -> dict[str, Any]:
+    conversation = record["conversation"]
+    return {
+        "id": sample_id(conversation),
+        "conversations": conversation,
+        "source": record["source"],
+        "task": record["task"]["task"],
+        "answer": record["task"]["answer"],
+        "kind": record["task"].get("kind"),
+        "scene_id": record["scene_id"],
+        "rollout": record["key"],
+        "graph_unknown": record["graph_unknown"],
+    }
+
+
+#: The keys of a rollout record that a failure report keeps.
+FAILURE_KEYS = (
+    "key",
+    "scene_id",
+    "task",
+    "reason",
+    "teacher",
+    "source",
+    "answer",
+    "iterations",
+    "conversation",
+    "rejected",
+    "fallback_from",
+)
+
+
+def _failure(record: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: record.get(key) for key in FAILURE_KEYS}
+
+
+def run_parallel(
+    what: str,
+    keys: list[str],
+    work: Callable[[str], dict[str, Any]],
+    workers: int,
+    unit: str | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Run ``work`` on every key with a progress bar; results by key, in key order."""
+    results: dict[str, dict[str, Any]] = {}
+    with (
+        ThreadPoolExecutor(max_workers=workers) as pool,
+        tqdm(total=len(keys), desc=what, unit=unit or what.rstrip("s")) as bar,
+    ):
+        for key, result in zip(keys, pool.map(work, keys), strict=True):
+            results[key] = result
+            bar.update()
+    return results
