@@ -138,8 +138,8 @@ def serve(
     adapter_config.json says, or a port in use fail at once with one message (exit code 1).
     SIGINT (Ctrl+C) or SIGTERM stop the server gracefully (exit code 0).
     """
-    from prism.serving.app import ServeConfig, ServeError
-    from prism.serving.app import serve as run_server
+    from prism.serving.config import ServeConfig, ServeError
+    from prism.serving.server import serve as run_server
 
     config = ServeConfig(
         model_name=name,

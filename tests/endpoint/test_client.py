@@ -11,11 +11,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
 from prism.endpoint import CallCache, ChatClient, EndpointConfig, EndpointError
-from prism.endpoint.client import backoff_delay, retry_after_seconds
 from tests.endpoint.conftest import FAKE_KEY, FAKE_MODEL
 from tests.endpoint.fake_openai_server import FakeOpenAIServer, Reply, sequence
 
@@ -432,54 +429,3 @@ def test_check_reachable_fails_fast_when_nothing_listens() -> None:
 def test_a_client_needs_a_resolved_key() -> None:
     with pytest.raises(EndpointError, match="from_params"):
         ChatClient(EndpointConfig(model="m"))
-
-
-# --------------------------------------------------------------------------- backoff
-
-
-@given(
-    retry=st.integers(min_value=1, max_value=10_000),
-    backoff_s=st.floats(min_value=0, max_value=100),
-    max_backoff_s=st.floats(min_value=0, max_value=100),
-    retry_after_s=st.none() | st.floats(min_value=0, max_value=10_000),
-)
-def test_backoff_delay_stays_within_its_bounds(
-    retry: int, backoff_s: float, max_backoff_s: float, retry_after_s: float | None
-) -> None:
-    delay = backoff_delay(
-        retry,
-        backoff_s=backoff_s,
-        max_backoff_s=max_backoff_s,
-        retry_after_s=retry_after_s,
-        rng=random.Random(retry),
-    )
-
-    assert 0 <= delay <= max_backoff_s
-    if retry_after_s is not None:
-        assert delay >= min(retry_after_s, max_backoff_s)
-
-
-def test_backoff_delay_grows_exponentially_with_jitter() -> None:
-    delays = [
-        backoff_delay(retry, backoff_s=1.0, max_backoff_s=1000.0, rng=random.Random(0))
-        for retry in (1, 2, 3, 4)
-    ]
-
-    for retry, delay in enumerate(delays, start=1):
-        assert 2 ** (retry - 2) <= delay <= 2 ** (retry - 1)
-
-
-@pytest.mark.parametrize(
-    ("headers", "expected"),
-    [
-        ({}, None),
-        ({"Retry-After": "3"}, 3.0),
-        ({"retry-after": "1.5"}, 1.5),
-        ({"retry-after-ms": "250", "retry-after": "1"}, 0.25),
-        ({"retry-after": "-4"}, 0.0),
-        ({"retry-after": "soon"}, None),
-        ({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}, 0.0),  # a date in the past
-    ],
-)
-def test_retry_after_header_parsing(headers: dict[str, str], expected: float | None) -> None:
-    assert retry_after_seconds(headers) == expected

@@ -5,12 +5,16 @@ It wraps the ``openai`` SDK with the SDK's own retries switched off, and adds wh
 distillation job needs on top:
 
 * visible, configurable retries with exponential backoff and jitter on 429, 5xx, timeouts and
-  connection errors, honouring ``Retry-After`` up to ``max_backoff_s``;
+  connection errors, honouring ``Retry-After`` up to ``max_backoff_s``
+  (:mod:`prism.endpoint.retry`);
 * no retry on client errors (400/401/403/404...), which raise :class:`EndpointError` with the
-  server's message and what to check;
+  server's message and what to check (:mod:`prism.endpoint.failures`);
 * an on-disk :class:`~prism.endpoint.cache.CallCache`, so a rerun never pays twice;
 * a bound on requests in flight, so callers can use a thread pool of any size;
 * graceful degradation for servers that reject ``response_format`` or ``max_tokens``.
+
+What it returns, :class:`~prism.endpoint.results.ChatResult` and
+:class:`~prism.endpoint.results.ClientStats`, is in :mod:`prism.endpoint.results`.
 
 Typical use from a node (rollouts in a thread pool)::
 
@@ -23,7 +27,6 @@ Typical use from a node (rollouts in a thread pool)::
 
 from __future__ import annotations
 
-import email.utils
 import json
 import logging
 import os
@@ -32,8 +35,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from dataclasses import asdict
 from typing import Any, TypeVar
 
 import openai
@@ -42,77 +44,16 @@ from openai.types.chat import ChatCompletion
 from prism.endpoint.cache import CallCache, request_key
 from prism.endpoint.config import CREDENTIALS_FILE, EndpointConfig
 from prism.endpoint.errors import EndpointError
+from prism.endpoint.failures import client_error, describe_failure, exhausted_error, server_message
+from prism.endpoint.results import ChatResult, ClientStats, entry_from_completion, result_from_entry
+from prism.endpoint.retry import RETRYABLE_STATUS, backoff_delay, retry_after_seconds
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-#: Statuses worth another attempt: rate limits, request timeouts, conflicts and server errors.
-#: Everything else (400, 401, 403, 404, 422...) fails the same way every time, and so do 501
-#: and 505, which mean "this server does not do that" (typically a base_url that is not an
-#: OpenAI-compatible API).
-RETRYABLE_STATUS = frozenset({408, 409, 429}) | (frozenset(range(500, 600)) - {501, 505})
-
 #: Statuses with which servers refuse an unsupported request parameter.
 _PARAMETER_REJECTED_STATUS = frozenset({400, 422})
-
-#: Longest excerpt of a server's reply quoted in an error message.
-_EXCERPT_CHARS = 300
-
-
-@dataclass(frozen=True)
-class TokenUsage:
-    """Tokens the server reports for one reply."""
-
-    prompt_tokens: int
-    completion_tokens: int
-    total_tokens: int
-
-
-@dataclass(frozen=True)
-class ChatResult:
-    """One assistant reply.
-
-    Attributes:
-        text: The reply's content, unvalidated: it may be empty, truncated or not JSON even in
-            JSON mode; the caller's validation loop decides what to do with it.
-        cached: True when it came from the cache and cost nothing now.
-        attempts: HTTP requests made for it now (0 when cached).
-        usage: Token counts the server reported when the reply was generated (also for a
-            cached reply, where they were paid by an earlier run), or None if not reported.
-        finish_reason: ``stop``, ``length`` (hit ``max_tokens``) ... or None if not reported.
-        model: The model name the server reported.
-        key: The cache key of the request, a stable id for provenance.
-    """
-
-    text: str
-    cached: bool
-    attempts: int
-    usage: TokenUsage | None
-    finish_reason: str | None
-    model: str
-    key: str
-
-
-@dataclass(frozen=True)
-class ClientStats:
-    """Counters of one client since it was created (e.g. for logging cost per episode).
-
-    Attributes:
-        calls: Replies returned by :meth:`ChatClient.complete`, cached ones included.
-        cache_hits: Of those, replies that came from the cache.
-        http_requests: Requests sent, retries and ``check_reachable`` included.
-        retries: Requests that were retries after a transient failure.
-        prompt_tokens: Prompt tokens paid for by this client (cache hits excluded).
-        completion_tokens: Completion tokens paid for by this client (cache hits excluded).
-    """
-
-    calls: int = 0
-    cache_hits: int = 0
-    http_requests: int = 0
-    retries: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
 
 
 class ChatClient:
@@ -234,7 +175,7 @@ class ChatClient:
             entry = self.cache.get(key)
             if entry is not None:
                 self._count(calls=1, cache_hits=1)
-                return _result_from_entry(entry, key)
+                return result_from_entry(entry, key)
             return self._fetch(request, key, tag)
 
     def check_reachable(self) -> list[str]:
@@ -269,7 +210,7 @@ class ChatClient:
                 "seed": None,
             }
             completion, _ = self._with_retries(lambda: self._create(probe), tag=" [probe]")
-            _entry_from_completion(completion, probe, self.config, " [probe]")
+            entry_from_completion(completion, probe, self.config, " [probe]")
         return model_ids
 
     # ------------------------------------------------------------------------------ internals
@@ -277,7 +218,7 @@ class ChatClient:
     def _fetch(self, request: Mapping[str, Any], key: str, tag: str) -> ChatResult:
         """Ask the endpoint (with retries), count the cost, and store the reply."""
         completion, attempts = self._with_retries(lambda: self._create(request), tag=tag)
-        entry = _entry_from_completion(completion, request, self.config, tag)
+        entry = entry_from_completion(completion, request, self.config, tag)
         usage = entry["usage"] or {}
         self._count(
             calls=1,
@@ -286,7 +227,7 @@ class ChatClient:
         )
         if self.cache is not None:
             self.cache.put(key, entry)
-        return _result_from_entry(entry, key, attempts=attempts)
+        return result_from_entry(entry, key, attempts=attempts)
 
     @contextmanager
     def _single_flight(self, key: str) -> Iterator[None]:
@@ -362,7 +303,7 @@ class ChatClient:
                 if self._adapt_to_rejection(exc, adapted):
                     continue  # resend at once without the rejected parameter
                 if exc.status_code not in RETRYABLE_STATUS:
-                    raise _client_error(exc, self.config, tag) from exc
+                    raise client_error(exc, self.config, tag) from exc
                 failure: openai.APIError = exc
             except openai.APIConnectionError as exc:  # includes APITimeoutError
                 failure = exc
@@ -374,14 +315,14 @@ class ChatClient:
                 ) from exc
 
             if retries >= self.config.max_retries:
-                raise _exhausted_error(failure, self.config, attempts, tag) from failure
+                raise exhausted_error(failure, self.config, attempts, tag) from failure
             retries += 1
             delay = self._retry_delay(retries, failure)
             logger.warning(
                 "%s%s: %s; retry %d/%d in %.2fs",
                 self.config.url,
                 tag,
-                _describe_failure(failure),
+                describe_failure(failure),
                 retries,
                 self.config.max_retries,
                 delay,
@@ -413,7 +354,7 @@ class ChatClient:
         """
         if exc.status_code not in _PARAMETER_REJECTED_STATUS:
             return False
-        message = _server_message(exc).lower()
+        message = server_message(exc).lower()
         if "response_format" in message and "response_format" not in adapted:
             adapted.add("response_format")
             with self._lock:
@@ -423,7 +364,7 @@ class ChatClient:
                         "%s rejected response_format (%s); sending requests without JSON mode "
                         "from now on (replies are still validated by the caller)",
                         self.config.url,
-                        _server_message(exc),
+                        server_message(exc),
                     )
             return True
         if "max_completion_tokens" in message and "max_tokens" not in adapted:
@@ -447,67 +388,7 @@ class ChatClient:
             self._stats = ClientStats(**current)
 
 
-# ------------------------------------------------------------------------- retry arithmetic
-
-
-def backoff_delay(
-    retry: int,
-    *,
-    backoff_s: float,
-    max_backoff_s: float,
-    retry_after_s: float | None = None,
-    rng: random.Random | None = None,
-) -> float:
-    """Seconds to wait before retry number ``retry`` (1-based).
-
-    Exponential (``backoff_s * 2**(retry-1)``) with "equal jitter" (uniform in the upper
-    half), so threads that failed together do not come back together; at least the server's
-    ``Retry-After``; never more than ``max_backoff_s``.
-
-    Example:
-        >>> backoff_delay(3, backoff_s=1.0, max_backoff_s=30.0, rng=random.Random(0)) <= 4.0
-        True
-    """
-    rng = rng or random.Random()
-    exponential = backoff_s * 2.0 ** min(retry - 1, 60)  # capped exponent: no float overflow
-    jittered = exponential / 2 + rng.uniform(0.0, exponential / 2)
-    return min(max(jittered, retry_after_s or 0.0), max_backoff_s)
-
-
-def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
-    """Parse how long a server asks us to wait: ``retry-after-ms``, then ``retry-after``.
-
-    ``retry-after`` may be seconds or an HTTP date (RFC 9110). Returns None when absent or
-    unparsable, and never a negative number.
-
-    Example:
-        >>> retry_after_seconds({"retry-after": "2"})
-        2.0
-    """
-    lowered = {name.lower(): value for name, value in headers.items()}
-    milliseconds = lowered.get("retry-after-ms")
-    if milliseconds is not None:
-        try:
-            return max(float(milliseconds) / 1000.0, 0.0)
-        except ValueError:
-            pass  # fall through to retry-after
-    value = lowered.get("retry-after")
-    if value is None:
-        return None
-    try:
-        return max(float(value), 0.0)
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max((when - datetime.now(timezone.utc)).total_seconds(), 0.0)
-
-
-# ------------------------------------------------------------------ replies and cache entries
+# ------------------------------------------------------------------------- call arguments
 
 
 def _check_messages(messages: Sequence[Mapping[str, Any]]) -> None:
@@ -533,161 +414,3 @@ def _check_overrides(temperature: float | None, seed: int | None) -> None:
         raise ValueError(f"temperature must be a number in [0, 2], got {temperature!r}")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
         raise ValueError(f"seed must be an integer, got {seed!r}")
-
-
-def _entry_from_completion(
-    completion: ChatCompletion | str,
-    request: Mapping[str, Any],
-    config: EndpointConfig,
-    tag: str,
-) -> dict[str, Any]:
-    """Turn the SDK's reply into a cache entry; raise if it is not a chat completion.
-
-    Only the envelope is checked: empty or non-JSON *content* is returned for the caller to
-    validate and give the model feedback on.
-    """
-    if not isinstance(completion, ChatCompletion):
-        raise EndpointError(
-            f"{config.url}{tag} answered with something that is not JSON: "
-            f"{_excerpt(str(completion))!r}. Is base_url the /v1 root of an "
-            f"OpenAI-compatible server (e.g. http://localhost:8000/v1)?"
-        )
-    # The SDK does not validate replies, so a field may be missing altogether.
-    choices = getattr(completion, "choices", None)
-    if not choices:
-        raise EndpointError(
-            f"{config.url}{tag} answered without 'choices': {_excerpt(completion.to_json())!r}. "
-            f"Check base_url and that model {config.model!r} serves chat completions."
-        )
-    choice = choices[0]
-    message = getattr(choice, "message", None)
-    content = getattr(message, "content", None)
-    if content is None:
-        text = ""  # e.g. a refusal or tool call: an empty reply the caller will reject
-    elif isinstance(content, str):
-        text = content
-    else:
-        text = json.dumps(content)  # a non-conforming server; keep it visible to the caller
-    raw_usage = getattr(completion, "usage", None)
-    usage = None
-    if raw_usage is not None:
-        counts = [getattr(raw_usage, name, None) for name in TokenUsage.__dataclass_fields__]
-        if all(isinstance(count, int) for count in counts):
-            usage = asdict(TokenUsage(*counts))
-    return {
-        "text": text,
-        "finish_reason": getattr(choice, "finish_reason", None),
-        "model": str(getattr(completion, "model", None) or request["model"]),
-        "usage": usage,
-        # Kept so an entry documents itself: provenance, audits, rebuilding datasets.
-        "request": dict(request),
-    }
-
-
-def _result_from_entry(entry: Mapping[str, Any], key: str, *, attempts: int = 0) -> ChatResult:
-    usage = entry.get("usage")
-    return ChatResult(
-        text=entry["text"],
-        cached=attempts == 0,
-        attempts=attempts,
-        usage=TokenUsage(**usage) if usage else None,
-        finish_reason=entry.get("finish_reason"),
-        model=entry.get("model", ""),
-        key=key,
-    )
-
-
-# ------------------------------------------------------------------------- error messages
-
-
-def _server_message(exc: openai.APIStatusError) -> str:
-    """The server's own explanation: OpenAI's ``error.message``, FastAPI's ``detail``..."""
-    body = exc.body  # the SDK already unwrapped {"error": {...}}
-    if isinstance(body, Mapping):
-        for field in ("message", "detail", "error"):
-            if body.get(field):
-                return _excerpt(str(body[field]))
-        return _excerpt(json.dumps(body, default=str))
-    if body:
-        return _excerpt(str(body))
-    return exc.response.reason_phrase or "no message"
-
-
-def _describe_failure(failure: openai.APIError) -> str:
-    if isinstance(failure, openai.APITimeoutError):
-        return "timed out"
-    if isinstance(failure, openai.APIConnectionError):
-        return f"connection failed ({_connection_reason(failure)})"
-    if isinstance(failure, openai.APIStatusError):
-        return f"HTTP {failure.status_code}: {_server_message(failure)}"
-    return str(failure)
-
-
-def _connection_reason(exc: openai.APIConnectionError) -> str:
-    """The low-level cause (``[Errno 111] Connection refused``...), not the SDK's summary."""
-    cause = exc.__cause__
-    return (str(cause) or type(cause).__name__) if cause is not None else str(exc)
-
-
-def _client_error(exc: openai.APIStatusError, config: EndpointConfig, tag: str) -> EndpointError:
-    """An error for a status that retrying cannot fix, saying what to check."""
-    status = exc.status_code
-    if status == 401:
-        hint = (
-            f"The API key was rejected: check {CREDENTIALS_FILE} entry {config.credentials!r} "
-            f"(key 'api_key') or ${config.api_key_env}, and that the key belongs to {config.url}."
-        )
-    elif status == 403:
-        hint = f"The key may not use model {config.model!r}: check its permissions and project."
-    elif status == 404:
-        hint = (
-            f"Check the model name {config.model!r} (GET {config.url}/models lists what the "
-            f"server serves) and that base_url ends in /v1."
-        )
-    elif status in (400, 422):
-        hint = (
-            f"The server refused the request: check the model name {config.model!r} and that "
-            f"temperature={config.temperature} and max_tokens={config.max_tokens} are supported."
-        )
-    else:
-        hint = f"Check base_url {config.url}, the model name and the server's logs."
-    code = getattr(exc, "code", None)
-    return EndpointError(
-        f"{config.url}{tag} answered HTTP {status} for model {config.model!r}: "
-        f"{_server_message(exc)}. {hint}",
-        status_code=status,
-        code=code if isinstance(code, str) else None,
-    )
-
-
-def _exhausted_error(
-    failure: openai.APIError, config: EndpointConfig, attempts: int, tag: str
-) -> EndpointError:
-    """An error for a transient failure that outlasted every retry."""
-    tries = f"after {attempts} attempt{'s' if attempts != 1 else ''}{tag}"
-    if isinstance(failure, openai.APITimeoutError):
-        return EndpointError(
-            f"no answer from {config.url} within timeout_s={config.timeout_s} {tries}. Raise "
-            f"timeout_s, lower max_tokens or max_concurrency, or check the server's load."
-        )
-    if isinstance(failure, openai.APIConnectionError):
-        return EndpointError(
-            f"cannot reach {config.url}: {_connection_reason(failure)} ({tries}). Check that "
-            f"the server is running and that base_url is right."
-        )
-    assert isinstance(failure, openai.APIStatusError)
-    status = failure.status_code
-    if status == 429:
-        hint = "Lower max_concurrency, or raise max_retries / backoff_s."
-    else:
-        hint = "The server is failing: check its logs; a rerun does not repay cached calls."
-    return EndpointError(
-        f"{config.url} kept answering HTTP {status} {tries}: {_server_message(failure)}. {hint}",
-        status_code=status,
-    )
-
-
-def _excerpt(text: str) -> str:
-    """``text`` on one line (error pages are multi-line HTML), cut to a readable length."""
-    flat = " ".join(text.split())
-    return flat if len(flat) <= _EXCERPT_CHARS else flat[:_EXCERPT_CHARS] + "..."
