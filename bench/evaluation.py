@@ -39,20 +39,20 @@ def main() -> None:
 
     import torch
 
-    from prism.datasets.hf_model import HFModelDataset
     from prism.evaluation.task_success import evaluate_planner
     from prism.evaluation.token_metrics import score_samples
     from prism.formats.conversations import read_samples
     from prism.formats.eval_tasks import read_eval_suite
     from prism.pipelines.generation.nodes import eval_suite_tasks
     from prism.student.batching import BatchingPlanner
+    from prism.student.bundle import load_bundle
     from prism.student.planner import StudentPlanner
     from prism.student.prompt_format import format_of
 
     torch.set_num_threads(os.cpu_count() or 1)
     if not Path(args.student).is_dir():
         sys.exit(f"{args.student}: no student here; run `kedro run --pipelines train` first")
-    bundle = HFModelDataset(args.student).load()
+    bundle = load_bundle(args.student)
     fmt = format_of(args.student)
     n_params = sum(p.numel() for p in bundle.model.parameters())
     print(f"student {args.student}: {n_params / 1e6:.2f}M parameters, prompt format {fmt.name}")

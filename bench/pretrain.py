@@ -47,13 +47,13 @@ def main() -> None:
     import yaml
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
-    from prism.datasets.hf_model import HFModelDataset, ModelBundle
     from prism.evaluation.task_success import evaluate_planner
     from prism.formats.eval_tasks import read_eval_suite
     from prism.pipelines.generation.nodes import eval_suite_tasks
     from prism.pretraining.corpus import probe_items
     from prism.pretraining.model import probe
     from prism.pretraining.pretrain import PretrainConfig
+    from prism.student.bundle import ModelBundle, load_bundle, save_bundle
     from prism.student.planner import StudentPlanner
     from prism.teachers.oracle import OracleTeacher
     from prism.training.config import TrainConfig
@@ -66,7 +66,7 @@ def main() -> None:
         "generation"
     ]["graph_unknown"]
 
-    base = HFModelDataset(args.base).load()
+    base = load_bundle(args.base)
     n_params = sum(p.numel() for p in base.model.parameters())
     size_mb = sum(f.stat().st_size for f in Path(args.base).iterdir()) / 1e6
     print(f"base {args.base}: {n_params / 1e6:.2f}M parameters, {size_mb:.1f} MB on disk")
@@ -97,9 +97,7 @@ def main() -> None:
             "prompt_format": "compact",
             "finetune_learning_rates": {"full": DEFAULT_LEARNING_RATES[("full", True)]},
         }
-        HFModelDataset(str(random_dir)).save(
-            ModelBundle(model, AutoTokenizer.from_pretrained(args.base), card)
-        )
+        save_bundle(ModelBundle(model, AutoTokenizer.from_pretrained(args.base), card), random_dir)
         variants = {
             "lora": ("shipped base, LoRA", args.base, "lora"),
             "full": ("shipped base, full", args.base, "full"),

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from prism.datasets.hf_model import HFModelDataset
+from prism.student.bundle import save_bundle
 from prism.training.errors import HardwareError
 from prism.training.split import split_ids
 from prism.training.train import (
@@ -73,7 +73,7 @@ def test_full_finetune_of_the_builtin_base_lowers_the_loss(samples, tiny_base, t
     assert metrics["val_loss_after"] < metrics["val_loss_before"]
     assert metrics["n_train"] + metrics["n_val"] == len(samples)
     assert math.isfinite(metrics["tokens_per_second"]) and 0 <= metrics["padding_share"] < 1
-    HFModelDataset(str(tmp_path / "student")).save(bundle)
+    save_bundle(bundle, tmp_path / "student")
     assert load_in_fresh_process(tmp_path / "student")["new_tokens"] > 0
 
 
@@ -81,7 +81,7 @@ def test_lora_saves_an_adapter_that_loads_in_a_fresh_process(samples, tiny_base,
     config = tiny_config(finetune="lora", r=4, lora_alpha=8, epochs=1)
     bundle, metrics = train_student(samples, split_of(samples), tiny_base, config)
     assert metrics["trainable_parameters"] < metrics["total_parameters"] / 2
-    HFModelDataset(str(tmp_path / "student")).save(bundle)
+    save_bundle(bundle, tmp_path / "student")
     saved = tmp_path / "student"
     assert (saved / "adapter_config.json").is_file() and not (saved / "model.safetensors").exists()
     adapter = json.loads((saved / "adapter_config.json").read_text())

@@ -19,7 +19,6 @@ _EXPORTS = {
     "HFModelDataset": "hf_model",
     "JsonStore": "json_store",
     "JsonStoreDataset": "json_store",
-    "ModelBundle": "hf_model",
     "StudentBaseDataset": "hf_model",
     "WorkDirDataset": "local_path",
 }

@@ -28,9 +28,9 @@ from transformers import (
     TrainingArguments,
 )
 
-from prism.datasets.hf_model import ModelBundle
 from prism.pretraining.corpus import CorpusSpec, ProbeItem, corpus, probe_items
 from prism.pretraining.model import ModelSpec, init_model, probe, train_tokenizer
+from prism.student.bundle import ModelBundle
 from prism.student.prompt_format import CompactFormat
 from prism.training.checkpoints import last_complete_checkpoint
 from prism.training.collate import ConversationDataset, PaddingCollator

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import prism
-from prism.datasets.hf_model import HFModelDataset, ModelBundle
+from prism.student.bundle import ModelBundle, load_bundle, save_bundle
 from prism.training.base_models import StudentBase
 from prism.training.config import TrainConfig
 from prism.training.split import Split
@@ -80,7 +80,7 @@ def launch(
                 f"{completed.returncode}; see the workers' output above. Set nproc: 1 to train "
                 "in one process."
             )
-        bundle = HFModelDataset(str(job / "out")).load()
+        bundle = load_bundle(job / "out")
         metrics = json.loads((job / "metrics.json").read_text())
     return bundle, metrics
 
@@ -108,7 +108,7 @@ def run_worker(job: Path) -> None:
     base = StudentBase(**spec["base"])
     bundle, metrics = fit(spec["samples"], spec["split"], base, config, spec["checkpoint_dir"])
     if rank == 0:
-        HFModelDataset(str(job / "out")).save(bundle)
+        save_bundle(bundle, job / "out")
         (job / "metrics.json").write_text(json.dumps(metrics))
 
 

@@ -35,8 +35,8 @@ from transformers import (
     set_seed,
 )
 
-from prism.datasets.hf_model import MODEL_MARKER, HFModelDataset, ModelBundle, StudentBaseDataset
 from prism.formats.conversations import read_samples, to_chat_messages
+from prism.student.bundle import MODEL_MARKER, ModelBundle, save_bundle
 from prism.student.generation import context_length
 from prism.student.prompt_format import PromptFormat, format_of
 from prism.training.base_models import (
@@ -59,6 +59,7 @@ from prism.training.collate import ConversationDataset, PaddingCollator, expecte
 from prism.training.config import TrainConfig
 from prism.training.errors import HardwareError, TrainConfigError
 from prism.training.masking import EncodedConversation, encode_conversation
+from prism.training.saved_base import load_student_base, save_student_base
 from prism.training.split import Split, split_ids
 from prism.training.trainer import ResumableTrainer
 
@@ -582,12 +583,12 @@ def train(config: TrainConfig, output_dir: str | os.PathLike[str]) -> Path:
     if not samples:
         raise EmptyTrainingDataError(f"{config.data}: no training samples")
     split = split_ids([s["id"] for s in samples], config.val_frac, config.seed)
-    base_store = StudentBaseDataset(str(Path(output_dir) / "student_base"), missing_ok=True)
-    base = prepare_student_base(samples, base_store.load(), config)
-    base_store.save(base)
+    base_dir = Path(output_dir) / "student_base"
+    base = prepare_student_base(samples, load_student_base(base_dir, missing_ok=True), config)
+    save_student_base(base, base_dir)
     destination = Path(output_dir) / config.name
     checkpoints = Path(f"{destination}.checkpoints")
-    bundle, _ = train_student(samples, split, base_store.load(), config, checkpoints)
-    HFModelDataset(str(destination)).save(bundle)
+    bundle, _ = train_student(samples, split, load_student_base(base_dir), config, checkpoints)
+    save_bundle(bundle, destination)
     release_checkpoints(checkpoints)
     return destination

@@ -21,11 +21,11 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib.figure import Figure
 
-from prism.datasets.hf_model import ModelBundle
 from prism.formats.eval_tasks import EvalSuite
 from prism.pipelines.generation.config import GenerationConfig
 from prism.pipelines.generation.nodes import eval_suite_tasks, evaluate_teacher
 from prism.plugins import EvalContext, get_evaluator, get_plugin_manager
+from prism.student.bundle import ModelBundle
 from prism.student.prompt_format import get_format
 
 logger = logging.getLogger(__name__)

@@ -15,7 +15,9 @@ from typing import Any
 
 from kedro.io import AbstractDataset, DatasetError
 
-from prism.datasets.hf_model import HFModelDataset, ModelBundle, write_atomically
+from prism.datasets.hf_model import HFModelDataset
+from prism.formats.atomic import write_dir_atomic
+from prism.student.bundle import ModelBundle
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +84,7 @@ class ModelLinkDataset(AbstractDataset[Mapping[str, Any], ModelBundle]):
             os.symlink(name, tmp, target_is_directory=True)
         except (OSError, NotImplementedError) as err:
             logger.warning("%s: symlinks unavailable (%s); copying %s instead", link, err, name)
-            write_atomically(
+            write_dir_atomic(
                 link, lambda tmp_dir: shutil.copytree(target, tmp_dir, dirs_exist_ok=True)
             )
             return

@@ -9,8 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from prism.datasets.hf_model import ModelBundle
 from prism.formats.conversations import load_samples
+from prism.student.bundle import ModelBundle
 from prism.training.base_models import StudentBase
 from prism.training.config import TrainConfig
 from prism.training.split import Split, split_ids
