@@ -19,6 +19,7 @@ _EXPORTS = {
     "HFModelDataset": "hf_model",
     "JsonStore": "json_store",
     "JsonStoreDataset": "json_store",
+    "ModelLinkDataset": "model_link",
     "StudentBaseDataset": "hf_model",
     "WorkDirDataset": "local_path",
 }

@@ -1,7 +1,4 @@
-"""The ``best_model`` link of an iterative run: a Kedro dataset that points at one episode's model.
-
-It belongs with prism's other datasets (``prism.datasets``); it lives here until it is moved.
-"""
+"""The ``best_model`` link of an iterative run: a Kedro dataset that points at one episode's model."""
 
 from __future__ import annotations
 
@@ -39,7 +36,7 @@ class ModelLinkDataset(AbstractDataset[Mapping[str, Any], ModelBundle]):
     Example catalog entry::
 
         iterative.best_model:
-          type: prism.pipelines.iterative.model_link.ModelLinkDataset
+          type: prism.datasets.ModelLinkDataset
           filepath: output/iterative_training/best_model
           target: iterative_model_episode_{episode}
     """
