@@ -17,7 +17,6 @@ _EXPORTS = {
     "ConversationsFileDataset": "conversations_file",
     "EvalTaskFileDataset": "eval_task_file",
     "HFModelDataset": "hf_model",
-    "JsonStore": "json_store",
     "JsonStoreDataset": "json_store",
     "ModelLinkDataset": "model_link",
     "StudentBaseDataset": "hf_model",
