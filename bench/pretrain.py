@@ -57,7 +57,8 @@ def main() -> None:
     from prism.student.planner import StudentPlanner
     from prism.teachers.oracle import OracleTeacher
     from prism.training.config import TrainConfig
-    from prism.training.train import DEFAULT_LEARNING_RATES, train
+    from prism.training.finetune import DEFAULT_LEARNING_RATES
+    from prism.training.train import train
 
     torch.set_num_threads(os.cpu_count() or 1)
     params = yaml.safe_load(Path("conf/base/parameters_pretraining.yml").read_text())

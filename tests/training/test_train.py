@@ -13,16 +13,9 @@ import pytest
 import torch
 
 from prism.student.bundle import save_bundle
-from prism.training.errors import HardwareError
+from prism.training.errors import EmptyTrainingDataError, HardwareError
 from prism.training.split import split_ids
-from prism.training.train import (
-    EmptyTrainingDataError,
-    check_hardware,
-    configure_reporting,
-    prepare_student_base,
-    train,
-    train_student,
-)
+from prism.training.train import check_hardware, prepare_student_base, train, train_student
 
 from .conftest import CONVERSATIONS, tiny_config
 
@@ -131,16 +124,6 @@ def test_builtin_base_is_reused_when_its_spec_is_unchanged(samples, tiny_base) -
     assert rebuilt is not tiny_base and rebuilt.model.config.num_hidden_layers == 3
 
 
-def test_wandb_is_offline_unless_the_user_chose(monkeypatch) -> None:
-    monkeypatch.delenv("WANDB_MODE", raising=False)
-    assert configure_reporting("wandb") == ["wandb"]
-    assert os.environ["WANDB_MODE"] == "offline"
-    monkeypatch.setenv("WANDB_MODE", "online")
-    configure_reporting("wandb")
-    assert os.environ["WANDB_MODE"] == "online"
-    assert configure_reporting("none") == []
-
-
 def test_python_api_trains_and_reuses_the_builtin_base(tmp_path) -> None:
     config = tiny_config(name="api_model", data=str(CONVERSATIONS), debug=True)
     saved = train(config, tmp_path)
@@ -150,21 +133,3 @@ def test_python_api_trains_and_reuses_the_builtin_base(tmp_path) -> None:
     assert {
         p.name: p.stat().st_mtime_ns for p in (tmp_path / "student_base").iterdir()
     } == base_files
-
-
-def test_the_log_shows_about_ten_training_losses_and_every_validation_loss(caplog) -> None:
-    from types import SimpleNamespace
-
-    from prism.training.train import StepLogCallback
-
-    callback, args = StepLogCallback(), SimpleNamespace(logging_steps=1)
-    state = SimpleNamespace(is_world_process_zero=True, max_steps=95, global_step=0)
-    with caplog.at_level("DEBUG", logger="prism.training.train"):
-        for step in range(1, 96):
-            state.global_step = step
-            callback.on_log(args, state, None, logs={"loss": 1.0 / step, "epoch": step / 95})
-        callback.on_log(args, state, None, logs={"eval_loss": 0.5})
-    info = [r.getMessage().split()[1] for r in caplog.records if r.levelname == "INFO"]
-    assert info == ["1/95", *(f"{n}/95" for n in range(9, 95, 9)), "95/95", "95/95"]
-    assert "val loss 0.5000" in caplog.records[-1].getMessage()
-    assert sum(r.levelname == "DEBUG" for r in caplog.records) == 95 - len(info) + 1

@@ -3,7 +3,7 @@
 ``nproc: N`` in the training parameters makes :func:`launch` write the job (samples, split, base
 reference, config) to a temporary folder and start ``python -m torch.distributed.run
 --standalone --nproc_per_node N -m prism.training.distributed JOB``. Each rank runs the same
-:func:`prism.training.train.fit`; transformers' Trainer wraps the model in DDP (NCCL on GPUs,
+:func:`prism.training.fit.fit`; transformers' Trainer wraps the model in DDP (NCCL on GPUs,
 gloo on CPU) and shards the data by rank. Rank 0 saves the model and metrics into the job folder,
 which the launching process loads and returns, so callers cannot tell a 1- from an N-process run.
 """
@@ -24,6 +24,7 @@ import prism
 from prism.student.bundle import ModelBundle, load_bundle, save_bundle
 from prism.training.base_models import StudentBase
 from prism.training.config import TrainConfig
+from prism.training.fit import fit
 from prism.training.split import Split
 
 logger = logging.getLogger(__name__)
@@ -96,8 +97,6 @@ def _worker_env() -> dict[str, str]:
 
 def run_worker(job: Path) -> None:
     """One rank of a data-parallel job written by :func:`launch`."""
-    from prism.training.train import fit
-
     rank = int(os.environ.get("RANK", "0"))
     logging.basicConfig(
         level=logging.INFO if rank == 0 else logging.WARNING,

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from prism.training.base_models import BaseModelError
-from prism.training.train import EmptyTrainingDataError
+from prism.training.errors import EmptyTrainingDataError
 from tests.training.conftest import CONVERSATIONS, TINY_SPEC
 
 REPO = Path(__file__).resolve().parents[3]
