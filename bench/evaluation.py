@@ -39,20 +39,19 @@ def main() -> None:
 
     import torch
 
-    from prism.datasets.hf_model import HFModelDataset
     from prism.evaluation.task_success import evaluate_planner
     from prism.evaluation.token_metrics import score_samples
     from prism.formats.conversations import read_samples
     from prism.formats.eval_tasks import read_eval_suite
-    from prism.pipelines.generation.nodes import eval_suite_tasks
     from prism.student.batching import BatchingPlanner
+    from prism.student.bundle import load_bundle
     from prism.student.planner import StudentPlanner
     from prism.student.prompt_format import format_of
 
     torch.set_num_threads(os.cpu_count() or 1)
     if not Path(args.student).is_dir():
         sys.exit(f"{args.student}: no student here; run `kedro run --pipelines train` first")
-    bundle = HFModelDataset(args.student).load()
+    bundle = load_bundle(args.student)
     fmt = format_of(args.student)
     n_params = sum(p.numel() for p in bundle.model.parameters())
     print(f"student {args.student}: {n_params / 1e6:.2f}M parameters, prompt format {fmt.name}")
@@ -78,17 +77,14 @@ def main() -> None:
     )
 
     suite = read_eval_suite(args.eval_tasks)
-    tasks = eval_suite_tasks(suite)
     student = StudentPlanner(bundle.model, bundle.tokenizer, fmt)
     unknown = [0.2, 0.3, 0.4, 0.5]
-    print(f"\nclosed loop on {len(tasks)} tasks of {args.eval_tasks}:")
+    print(f"\nclosed loop on {len(suite.tasks)} tasks of {args.eval_tasks}:")
     started = time.perf_counter()
-    alone, _ = evaluate_planner(
-        lambda t, s: student, suite, tasks, graph_unknown=unknown, seed=args.seed
-    )
+    alone, _ = evaluate_planner(lambda t, s: student, suite, graph_unknown=unknown, seed=args.seed)
     sequential = time.perf_counter() - started
     print(
-        f"  one at a time: {sequential:6.1f} s  {len(tasks) / sequential:5.2f} tasks/s  "
+        f"  one at a time: {sequential:6.1f} s  {len(suite.tasks) / sequential:5.2f} tasks/s  "
         f"success {alone['task/accuracy']:.0%}"
     )
     with BatchingPlanner(student, max_batch=args.batch) as batched:
@@ -96,7 +92,6 @@ def main() -> None:
         together, _ = evaluate_planner(
             lambda t, s: batched,
             suite,
-            tasks,
             graph_unknown=unknown,
             seed=args.seed,
             workers=args.batch,
@@ -105,7 +100,7 @@ def main() -> None:
     mean_batch = sum(batched.batches) / len(batched.batches)
     print(
         f"  batched ({args.batch} in flight, mean batch {mean_batch:.1f}): {parallel:6.1f} s  "
-        f"{len(tasks) / parallel:5.2f} tasks/s  success {together['task/accuracy']:.0%}  "
+        f"{len(suite.tasks) / parallel:5.2f} tasks/s  success {together['task/accuracy']:.0%}  "
         f"speed-up {sequential / parallel:.2f}x"
     )
 

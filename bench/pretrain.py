@@ -47,17 +47,17 @@ def main() -> None:
     import yaml
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
-    from prism.datasets.hf_model import HFModelDataset, ModelBundle
     from prism.evaluation.task_success import evaluate_planner
     from prism.formats.eval_tasks import read_eval_suite
-    from prism.pipelines.generation.nodes import eval_suite_tasks
     from prism.pretraining.corpus import probe_items
     from prism.pretraining.model import probe
     from prism.pretraining.pretrain import PretrainConfig
+    from prism.student.bundle import ModelBundle, load_bundle, save_bundle
     from prism.student.planner import StudentPlanner
     from prism.teachers.oracle import OracleTeacher
     from prism.training.config import TrainConfig
-    from prism.training.train import DEFAULT_LEARNING_RATES, train
+    from prism.training.finetune import DEFAULT_LEARNING_RATES
+    from prism.training.train import train
 
     torch.set_num_threads(os.cpu_count() or 1)
     params = yaml.safe_load(Path("conf/base/parameters_pretraining.yml").read_text())
@@ -66,7 +66,7 @@ def main() -> None:
         "generation"
     ]["graph_unknown"]
 
-    base = HFModelDataset(args.base).load()
+    base = load_bundle(args.base)
     n_params = sum(p.numel() for p in base.model.parameters())
     size_mb = sum(f.stat().st_size for f in Path(args.base).iterdir()) / 1e6
     print(f"base {args.base}: {n_params / 1e6:.2f}M parameters, {size_mb:.1f} MB on disk")
@@ -78,13 +78,12 @@ def main() -> None:
     )
 
     suite = read_eval_suite(args.eval_tasks)
-    tasks = eval_suite_tasks(suite)
     teacher = OracleTeacher()
     summary, _ = evaluate_planner(
-        teacher.planner, suite, tasks, graph_unknown=graph_unknown, seed=args.seed
+        teacher.planner, suite, graph_unknown=graph_unknown, seed=args.seed
     )
     teacher_rate = summary["task/accuracy"]
-    print(f"oracle teacher on {args.eval_tasks}: {teacher_rate:.0%} ({len(tasks)} tasks)")
+    print(f"oracle teacher on {args.eval_tasks}: {teacher_rate:.0%} ({len(suite.tasks)} tasks)")
 
     with tempfile.TemporaryDirectory(prefix="prism-bench-pretrain-") as tmp:
         random_dir = Path(tmp) / "random_init"
@@ -97,9 +96,7 @@ def main() -> None:
             "prompt_format": "compact",
             "finetune_learning_rates": {"full": DEFAULT_LEARNING_RATES[("full", True)]},
         }
-        HFModelDataset(str(random_dir)).save(
-            ModelBundle(model, AutoTokenizer.from_pretrained(args.base), card)
-        )
+        save_bundle(ModelBundle(model, AutoTokenizer.from_pretrained(args.base), card), random_dir)
         variants = {
             "lora": ("shipped base, LoRA", args.base, "lora"),
             "full": ("shipped base, full", args.base, "full"),
@@ -127,7 +124,6 @@ def main() -> None:
             summary, _ = evaluate_planner(
                 lambda task, sim, p=planner: p,
                 suite,
-                tasks,
                 graph_unknown=graph_unknown,
                 seed=args.seed,
             )

@@ -45,7 +45,6 @@ from prism.endpoint import ChatClient, EndpointConfig  # noqa: E402
 from prism.evaluation.task_success import evaluate_planner  # noqa: E402
 from prism.formats.conversations import read_samples  # noqa: E402
 from prism.formats.eval_tasks import read_eval_suite  # noqa: E402
-from prism.pipelines.generation.nodes import eval_suite_tasks  # noqa: E402
 from prism.student.planner import MAX_NEW_TOKENS, StudentPlanner  # noqa: E402
 from prism.teachers.llm import LLMTeacher  # noqa: E402
 from prism.world.protocol import SYSTEM_PROMPT  # noqa: E402
@@ -206,10 +205,9 @@ def _compare_closed_loop(
 ) -> None:
     """Every task of ``--eval-tasks`` in process and through the server, on the same worlds."""
     suite = read_eval_suite(args.eval_tasks)
-    tasks = eval_suite_tasks(suite)
     kwargs = {"graph_unknown": args.graph_unknown, "seed": args.seed}
     start = time.perf_counter()
-    local_summary, local = evaluate_planner(lambda task, sim: planner, suite, tasks, **kwargs)
+    local_summary, local = evaluate_planner(lambda task, sim: planner, suite, **kwargs)
     local_s = time.perf_counter() - start
     # The teacher's endpoint as the project configures it; a SPINE user changes base_url, model
     # and the key (any value for prism serve), nothing else: no temperature, no max_tokens.
@@ -226,10 +224,10 @@ def _compare_closed_loop(
     )
     with ChatClient(config) as chat:
         start = time.perf_counter()
-        served_summary, served = evaluate_planner(LLMTeacher(chat).planner, suite, tasks, **kwargs)
+        served_summary, served = evaluate_planner(LLMTeacher(chat).planner, suite, **kwargs)
         served_s = time.perf_counter() - start
     same = sum(a == b for a, b in zip(local, served, strict=True))
-    print(f"closed loop on {args.eval_tasks} ({len(tasks)} tasks, seed {args.seed}):")
+    print(f"closed loop on {args.eval_tasks} ({len(suite.tasks)} tasks, seed {args.seed}):")
     for label, summary, seconds in (
         ("in-process", local_summary, local_s),
         ("served    ", served_summary, served_s),
@@ -238,7 +236,7 @@ def _compare_closed_loop(
             f"  {label}  task success {summary['task/accuracy']:.3f} of {summary['task/n']}, "
             f"well-formed {summary['task/valid_rate']:.3f}, {seconds:.1f} s"
         )
-    print(f"  identical per-task results (transcripts included): {same}/{len(tasks)}")
+    print(f"  identical per-task results (transcripts included): {same}/{len(suite.tasks)}")
 
 
 if __name__ == "__main__":

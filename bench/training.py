@@ -2,7 +2,7 @@
 
 Measures, on one conversations file and the built-in tiny model:
 
-* throughput: tokens/s of our pipeline (``prism.training.train.fit``: tokenization with
+* throughput: tokens/s of our pipeline (``prism.training.fit.fit``: tokenization with
   assistant-only labels, group-by-length batching, Trainer) against a bare ``transformers.Trainer``
   on the same model init, the same token ids and batch size (labels = inputs, default collator):
   their ratio is our overhead;
@@ -69,7 +69,7 @@ def _setup(args: argparse.Namespace) -> tuple[list[dict], Any, Any, Any]:
 
 def run_ours(args: argparse.Namespace) -> dict[str, Any]:
     """Our pipeline end to end (encoding included), without validation passes."""
-    from prism.training.train import fit
+    from prism.training.fit import fit
 
     samples, split, base, config = _setup(args)
     config.val_frac = 0.0
@@ -99,7 +99,7 @@ def run_bare(args: argparse.Namespace, group_by_length: bool = False) -> dict[st
 
     from transformers import DataCollatorForLanguageModeling, Trainer, TrainingArguments
 
-    from prism.training.train import encode_samples
+    from prism.training.fit import encode_samples
 
     samples, _, base, config = _setup(args)
     examples, _ = encode_samples(samples, base.tokenizer, config.max_seq_len)
@@ -137,7 +137,7 @@ def run_bare(args: argparse.Namespace, group_by_length: bool = False) -> dict[st
 def padding_shares(args: argparse.Namespace) -> dict[str, float]:
     """Padding share of one epoch's batches, random order vs group-by-length."""
     from prism.training.collate import expected_padding_share
-    from prism.training.train import encode_samples
+    from prism.training.fit import encode_samples
 
     samples, _, base, config = _setup(args)
     examples, _ = encode_samples(samples, base.tokenizer, config.max_seq_len)
@@ -176,7 +176,7 @@ def run_finetune_arm(args: argparse.Namespace) -> dict[str, Any]:
     import torch
 
     from prism.formats.conversations import to_chat_messages
-    from prism.training.train import fit
+    from prism.training.fit import fit
 
     samples, split, base, config = _setup(args)
     config.finetune = args.arm

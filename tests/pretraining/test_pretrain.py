@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from prism.datasets.hf_model import HFModelDataset
 from prism.pretraining.corpus import CorpusSpec, corpus, probe_items
 from prism.pretraining.model import probe, train_tokenizer
 from prism.pretraining.pretrain import (
@@ -16,6 +15,7 @@ from prism.pretraining.pretrain import (
     encode_document,
     pretrain,
 )
+from prism.student.bundle import load_bundle, save_bundle
 from prism.student.prompt_format import format_of
 from prism.training.masking import encode_conversation
 
@@ -101,12 +101,12 @@ def test_a_tiny_run_trains_probes_checkpoints_and_resumes(tmp_path):
     _, again = pretrain(config, tmp_path)
     assert again["resumed_from"].endswith("checkpoint-4")
 
-    HFModelDataset(str(tmp_path / "base")).save(bundle)
+    save_bundle(bundle, tmp_path / "base")
     assert format_of(tmp_path / "base").name == "compact"
 
 
 def test_the_shipped_base_answers_look_ups_it_never_saw():
-    base = HFModelDataset(str(SHIPPED_BASE)).load()
+    base = load_bundle(SHIPPED_BASE)
     assert format_of(SHIPPED_BASE).name == "compact"
     assert sum(f.stat().st_size for f in SHIPPED_BASE.iterdir()) < 20e6
     card = json.loads((SHIPPED_BASE / "pretraining.json").read_text())

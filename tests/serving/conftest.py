@@ -15,8 +15,8 @@ import openai
 import pytest
 import uvicorn
 
-from prism.datasets import HFModelDataset, ModelBundle
 from prism.serving import ServeConfig, StudentEngine, create_app
+from prism.student.bundle import ModelBundle, save_bundle
 from prism.student.planner import StudentPlanner
 from prism.world.protocol import SYSTEM_PROMPT
 from tests.conftest import tiny_compact_model
@@ -56,12 +56,13 @@ def save_lora_student(samples: list[dict[str, Any]], path: Path, base: Path) -> 
         task_type="CAUSAL_LM",
         init_lora_weights=False,
     )
-    HFModelDataset(str(path)).save(
+    save_bundle(
         ModelBundle(
             get_peft_model(model, lora),
             tokenizer,
             {"prompt_format": "compact", "finetune": "lora"},
-        )
+        ),
+        path,
     )
     return path
 
@@ -71,7 +72,7 @@ def student_dir(tmp_path_factory, samples) -> Path:
     """A tiny random-init compact-format student saved as a model directory."""
     model, tokenizer = tiny_compact_model(samples, CONTEXT)
     path = tmp_path_factory.mktemp("serving") / "student"
-    HFModelDataset(str(path)).save(ModelBundle(model, tokenizer, {"prompt_format": "compact"}))
+    save_bundle(ModelBundle(model, tokenizer, {"prompt_format": "compact"}), path)
     return path
 
 

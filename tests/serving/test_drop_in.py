@@ -15,12 +15,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from prism.datasets import HFModelDataset, ModelBundle
 from prism.endpoint import ChatClient, EndpointConfig
 from prism.evaluation.task_success import eval_sim, evaluate_planner
 from prism.formats.eval_tasks import read_eval_suite
-from prism.pipelines.generation.nodes import eval_suite_tasks
 from prism.serving import ServeConfig, create_app
+from prism.student.bundle import ModelBundle, save_bundle
 from prism.student.generation import prompt_ids
 from prism.student.planner import MAX_NEW_TOKENS, StudentPlanner
 from prism.teachers.llm import LLMTeacher
@@ -70,20 +69,19 @@ def test_the_llm_teacher_on_the_server_is_the_in_process_student(drop_in, local,
     suite_file = tmp_path / "eval_first_graph.json"
     suite_file.write_text(json.dumps(json.loads(EVAL.read_text())[:1]))
     suite = read_eval_suite(suite_file)
-    tasks = eval_suite_tasks(suite)
     kwargs = {"graph_unknown": [0.3], "seed": 5, "max_iterations": 2}
     with ChatClient(_teacher_endpoint(drop_in)) as chat:
         teacher = LLMTeacher(chat)
         teacher.check()
-        served_summary, served = evaluate_planner(teacher.planner, suite, tasks, **kwargs)
-        assert chat.stats().http_requests > len(tasks)
-    local_summary, in_process = evaluate_planner(lambda t, s: local, suite, tasks, **kwargs)
+        served_summary, served = evaluate_planner(teacher.planner, suite, **kwargs)
+        assert chat.stats().http_requests > len(suite.tasks)
+    local_summary, in_process = evaluate_planner(lambda t, s: local, suite, **kwargs)
     assert served == in_process
     # the student's own turns (accepted, or rejected with their response) are in what was compared
     answers = [a["response"] for r in served for a in r["rejected"]] + [
         m["value"] for r in served for m in r["transcript"] if m["role"] == "assistant"
     ]
-    assert len(answers) >= len(tasks)
+    assert len(answers) >= len(suite.tasks)
     assert served_summary == local_summary
 
 
@@ -92,28 +90,27 @@ def test_the_drop_in_holds_where_conversations_outgrow_the_context(tmp_path):
     some first turns, some with less room than a whole turn: served and in process, the same
     turns are clipped and the same tasks end with ``context_length``, transcripts equal."""
     suite = read_eval_suite(EVAL)
-    tasks = eval_suite_tasks(suite)
     kwargs = {"graph_unknown": [0.3], "seed": 5, "max_iterations": 2}
     base = StudentPlanner.from_pretrained(ROOT / "data" / "01_raw" / "planner_base")
     scenes = [suite.scene_graph(g) for g in range(len(suite.graphs))]
     firsts = [
         base.prompt_format.encode([{"role": "user", "content": first_turn(t.task, sim.partial)}])
-        for i, t in enumerate(tasks)
+        for i, t in enumerate(suite.tasks)
         for sim in [eval_sim(suite, i, kwargs["graph_unknown"], kwargs["seed"], scenes)]
     ]
     lengths = sorted(len(prompt_ids(base.tokenizer, first)) for first in firsts)
     base.model.config.max_position_embeddings = lengths[len(lengths) // 2] + MAX_TOKENS // 2
     path = tmp_path / "short_context"
     bundle = ModelBundle(base.model, base.tokenizer, {"prompt_format": base.prompt_format.name})
-    HFModelDataset(str(path)).save(bundle)
+    save_bundle(bundle, path)
     local = StudentPlanner.from_pretrained(path, max_new_tokens=MAX_TOKENS)
     assert local.respond_each(firsts[:1])  # sanity: it loads and answers
 
-    in_process_summary, in_process = evaluate_planner(lambda t, s: local, suite, tasks, **kwargs)
+    in_process_summary, in_process = evaluate_planner(lambda t, s: local, suite, **kwargs)
     # the server's cap is the in-process student's; the client is the teacher config as is
     app = create_app(path, ServeConfig(model_name=NAME, max_new_tokens=MAX_TOKENS))
     with running(app) as url, ChatClient(_teacher_endpoint(url)) as chat:
-        served_summary, served = evaluate_planner(LLMTeacher(chat).planner, suite, tasks, **kwargs)
+        served_summary, served = evaluate_planner(LLMTeacher(chat).planner, suite, **kwargs)
 
     # Half the tasks cannot start; the others write a turn (cut by the room left or the cap,
     # so rejected) and their retry, with its feedback, no longer fits.
@@ -131,14 +128,13 @@ def test_the_planner_base_served_with_defaults_is_the_in_process_one_with_defaul
     suite_file = tmp_path / "eval_two_graphs.json"
     suite_file.write_text(json.dumps(json.loads(EVAL.read_text())[:2]))
     suite = read_eval_suite(suite_file)
-    tasks = eval_suite_tasks(suite)
     kwargs = {"graph_unknown": [0.2, 0.5], "seed": 5, "max_iterations": 2}
     local = StudentPlanner.from_pretrained(PLANNER_BASE)
     assert local.max_new_tokens == MAX_NEW_TOKENS
-    in_process_summary, in_process = evaluate_planner(lambda t, s: local, suite, tasks, **kwargs)
+    in_process_summary, in_process = evaluate_planner(lambda t, s: local, suite, **kwargs)
     app = create_app(PLANNER_BASE, ServeConfig(model_name=NAME))
     with running(app) as url, ChatClient(_teacher_endpoint(url)) as chat:
-        served_summary, served = evaluate_planner(LLMTeacher(chat).planner, suite, tasks, **kwargs)
+        served_summary, served = evaluate_planner(LLMTeacher(chat).planner, suite, **kwargs)
     assert served == in_process
     assert served_summary == in_process_summary
     turns = [t for r in in_process for t in (*r["rejected"], *r["transcript"][1:])]

@@ -19,6 +19,7 @@ import pytest
 
 from prism.training.base_models import BuiltinModelSpec, StudentBase, build_builtin_base
 from prism.training.config import TrainConfig
+from prism.training.saved_base import load_student_base, save_student_base
 from tests.conftest import CONVERSATIONS
 
 #: Small enough that a training step takes milliseconds on one CPU core.
@@ -49,20 +50,16 @@ def tiny_config(**overrides: Any) -> TrainConfig:
 @pytest.fixture(scope="session")
 def tiny_base_dir(samples: list[dict[str, Any]], tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny built-in base saved to disk once for the session."""
-    from prism.datasets.hf_model import StudentBaseDataset
-
     texts = [turn["value"] for sample in samples for turn in sample["conversations"]]
     path = tmp_path_factory.mktemp("base") / "student_base"
-    StudentBaseDataset(str(path)).save(build_builtin_base(texts, TINY_SPEC))
+    save_student_base(build_builtin_base(texts, TINY_SPEC), path)
     return path
 
 
 @pytest.fixture
 def tiny_base(tiny_base_dir: Path) -> StudentBase:
     """A reference to the saved tiny base (weights are loaded by the trainer)."""
-    from prism.datasets.hf_model import StudentBaseDataset
-
-    return StudentBaseDataset(str(tiny_base_dir)).load()
+    return load_student_base(tiny_base_dir)
 
 
 @pytest.fixture

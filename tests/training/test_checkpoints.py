@@ -51,23 +51,23 @@ def test_a_stopped_run_resumes_from_its_checkpoint_and_matches_an_uninterrupted_
     assert straight["resumed_from_step"] is None and straight["steps"] == 12  # 6 per epoch
 
     root = tmp_path / "b"
-    import prism.training.train as train_module
+    import prism.training.fit as fit_module
 
-    real_trainer = train_module.ResumableTrainer
+    real_trainer = fit_module.ResumableTrainer
 
     class StoppingTrainer(real_trainer):  # the first run dies in epoch 2
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **kwargs)
             self.add_callback(_StopAfter(9))
 
-    monkeypatch.setattr(train_module, "ResumableTrainer", StoppingTrainer)
+    monkeypatch.setattr(fit_module, "ResumableTrainer", StoppingTrainer)
     with pytest.raises(_Stop):
         train_student(samples, split, tiny_base, config, checkpoint_root=root)
-    monkeypatch.setattr(train_module, "ResumableTrainer", real_trainer)
+    monkeypatch.setattr(fit_module, "ResumableTrainer", real_trainer)
     run_dir = root / training_fingerprint(samples, split, tiny_base, config)
     assert last_complete_checkpoint(run_dir) == str(run_dir / "checkpoint-8")
 
-    with caplog.at_level(logging.INFO, logger="prism.training.train"):
+    with caplog.at_level(logging.INFO, logger="prism.training.fit"):
         resumed, metrics = train_student(samples, split, tiny_base, config, checkpoint_root=root)
 
     assert "Resuming the training" in caplog.text

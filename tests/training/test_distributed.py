@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from prism.datasets.hf_model import HFModelDataset
+from prism.student.bundle import load_bundle, save_bundle
 from prism.training.split import split_ids
 from prism.training.train import train_student
 
@@ -21,6 +21,5 @@ def test_two_processes_on_cpu_train_a_student_that_loads(samples, tiny_base, tmp
     assert metrics["val_loss_after"] < metrics["val_loss_before"]
     # each step consumes a batch per process: half the steps of a one-process run
     assert metrics["steps"] == 3 * -(-len(split["train"]) // 8)
-    dataset = HFModelDataset(str(tmp_path / "student"))
-    dataset.save(bundle)
-    assert dataset.load().model.config.model_type == "llama"
+    save_bundle(bundle, tmp_path / "student")
+    assert load_bundle(tmp_path / "student").model.config.model_type == "llama"

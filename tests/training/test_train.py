@@ -12,17 +12,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from prism.datasets.hf_model import HFModelDataset
-from prism.training.errors import HardwareError
+from prism.student.bundle import save_bundle
+from prism.training.errors import EmptyTrainingDataError, HardwareError
 from prism.training.split import split_ids
-from prism.training.train import (
-    EmptyTrainingDataError,
-    check_hardware,
-    configure_reporting,
-    prepare_student_base,
-    train,
-    train_student,
-)
+from prism.training.train import check_hardware, prepare_student_base, train, train_student
 
 from .conftest import CONVERSATIONS, tiny_config
 
@@ -73,7 +66,7 @@ def test_full_finetune_of_the_builtin_base_lowers_the_loss(samples, tiny_base, t
     assert metrics["val_loss_after"] < metrics["val_loss_before"]
     assert metrics["n_train"] + metrics["n_val"] == len(samples)
     assert math.isfinite(metrics["tokens_per_second"]) and 0 <= metrics["padding_share"] < 1
-    HFModelDataset(str(tmp_path / "student")).save(bundle)
+    save_bundle(bundle, tmp_path / "student")
     assert load_in_fresh_process(tmp_path / "student")["new_tokens"] > 0
 
 
@@ -81,7 +74,7 @@ def test_lora_saves_an_adapter_that_loads_in_a_fresh_process(samples, tiny_base,
     config = tiny_config(finetune="lora", r=4, lora_alpha=8, epochs=1)
     bundle, metrics = train_student(samples, split_of(samples), tiny_base, config)
     assert metrics["trainable_parameters"] < metrics["total_parameters"] / 2
-    HFModelDataset(str(tmp_path / "student")).save(bundle)
+    save_bundle(bundle, tmp_path / "student")
     saved = tmp_path / "student"
     assert (saved / "adapter_config.json").is_file() and not (saved / "model.safetensors").exists()
     adapter = json.loads((saved / "adapter_config.json").read_text())
@@ -131,16 +124,6 @@ def test_builtin_base_is_reused_when_its_spec_is_unchanged(samples, tiny_base) -
     assert rebuilt is not tiny_base and rebuilt.model.config.num_hidden_layers == 3
 
 
-def test_wandb_is_offline_unless_the_user_chose(monkeypatch) -> None:
-    monkeypatch.delenv("WANDB_MODE", raising=False)
-    assert configure_reporting("wandb") == ["wandb"]
-    assert os.environ["WANDB_MODE"] == "offline"
-    monkeypatch.setenv("WANDB_MODE", "online")
-    configure_reporting("wandb")
-    assert os.environ["WANDB_MODE"] == "online"
-    assert configure_reporting("none") == []
-
-
 def test_python_api_trains_and_reuses_the_builtin_base(tmp_path) -> None:
     config = tiny_config(name="api_model", data=str(CONVERSATIONS), debug=True)
     saved = train(config, tmp_path)
@@ -150,21 +133,3 @@ def test_python_api_trains_and_reuses_the_builtin_base(tmp_path) -> None:
     assert {
         p.name: p.stat().st_mtime_ns for p in (tmp_path / "student_base").iterdir()
     } == base_files
-
-
-def test_the_log_shows_about_ten_training_losses_and_every_validation_loss(caplog) -> None:
-    from types import SimpleNamespace
-
-    from prism.training.train import StepLogCallback
-
-    callback, args = StepLogCallback(), SimpleNamespace(logging_steps=1)
-    state = SimpleNamespace(is_world_process_zero=True, max_steps=95, global_step=0)
-    with caplog.at_level("DEBUG", logger="prism.training.train"):
-        for step in range(1, 96):
-            state.global_step = step
-            callback.on_log(args, state, None, logs={"loss": 1.0 / step, "epoch": step / 95})
-        callback.on_log(args, state, None, logs={"eval_loss": 0.5})
-    info = [r.getMessage().split()[1] for r in caplog.records if r.levelname == "INFO"]
-    assert info == ["1/95", *(f"{n}/95" for n in range(9, 95, 9)), "95/95", "95/95"]
-    assert "val loss 0.5000" in caplog.records[-1].getMessage()
-    assert sum(r.levelname == "DEBUG" for r in caplog.records) == 95 - len(info) + 1

@@ -17,9 +17,8 @@ _EXPORTS = {
     "ConversationsFileDataset": "conversations_file",
     "EvalTaskFileDataset": "eval_task_file",
     "HFModelDataset": "hf_model",
-    "JsonStore": "json_store",
     "JsonStoreDataset": "json_store",
-    "ModelBundle": "hf_model",
+    "ModelLinkDataset": "model_link",
     "StudentBaseDataset": "hf_model",
     "WorkDirDataset": "local_path",
 }

@@ -28,10 +28,12 @@ from transformers import (
     TrainingArguments,
 )
 
-from prism.datasets.hf_model import ModelBundle
 from prism.pretraining.corpus import CorpusSpec, ProbeItem, corpus, probe_items
 from prism.pretraining.model import ModelSpec, init_model, probe, train_tokenizer
+from prism.student.bundle import ModelBundle
 from prism.student.prompt_format import CompactFormat
+from prism.training.arguments import configure_reporting
+from prism.training.callbacks import ProgressBarCallback
 from prism.training.checkpoints import last_complete_checkpoint
 from prism.training.collate import ConversationDataset, PaddingCollator
 from prism.training.masking import IGNORE_INDEX, EncodedConversation
@@ -205,8 +207,6 @@ def pretrain(
         The base (model + tokenizer, saved by the caller with ``prompt_format: compact``) and
         its metrics: final probe scores, the probe and loss history, sizes and times.
     """
-    from prism.training.train import ProgressBarCallback, configure_reporting
-
     started = time.perf_counter()
     documents = list(corpus(config.corpus))
     tokenizer = train_tokenizer(

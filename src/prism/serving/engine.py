@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from prism.datasets.hf_model import MODEL_MARKER, adapter_problem
 from prism.serving.config import ServeError
 from prism.serving.protocol import ContextLengthError
+from prism.student.bundle import MODEL_MARKER, adapter_problem
 from prism.student.generation import context_length, prompt_ids
 from prism.student.planner import StudentPlanner
 

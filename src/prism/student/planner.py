@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from prism.student.bundle import load_bundle
 from prism.student.generation import context_length, generate_from_ids, prompt_ids
 from prism.student.prompt_format import PromptFormat, format_of
 from prism.world.rollout import ContextLengthExceeded, Message
@@ -41,9 +42,7 @@ class StudentPlanner:
     @classmethod
     def from_pretrained(cls, path: str | Path, **kwargs: Any) -> StudentPlanner:
         """Load a saved student (full model or LoRA adapter) and the format it speaks."""
-        from prism.datasets.hf_model import HFModelDataset
-
-        bundle = HFModelDataset(str(path)).load()
+        bundle = load_bundle(path)
         return cls(bundle.model, bundle.tokenizer, format_of(path), **kwargs)
 
     def respond(self, messages: Sequence[Message]) -> str:

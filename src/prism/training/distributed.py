@@ -3,7 +3,7 @@
 ``nproc: N`` in the training parameters makes :func:`launch` write the job (samples, split, base
 reference, config) to a temporary folder and start ``python -m torch.distributed.run
 --standalone --nproc_per_node N -m prism.training.distributed JOB``. Each rank runs the same
-:func:`prism.training.train.fit`; transformers' Trainer wraps the model in DDP (NCCL on GPUs,
+:func:`prism.training.fit.fit`; transformers' Trainer wraps the model in DDP (NCCL on GPUs,
 gloo on CPU) and shards the data by rank. Rank 0 saves the model and metrics into the job folder,
 which the launching process loads and returns, so callers cannot tell a 1- from an N-process run.
 """
@@ -21,9 +21,10 @@ from pathlib import Path
 from typing import Any
 
 import prism
-from prism.datasets.hf_model import HFModelDataset, ModelBundle
+from prism.student.bundle import ModelBundle, load_bundle, save_bundle
 from prism.training.base_models import StudentBase
 from prism.training.config import TrainConfig
+from prism.training.fit import fit
 from prism.training.split import Split
 
 logger = logging.getLogger(__name__)
@@ -80,7 +81,7 @@ def launch(
                 f"{completed.returncode}; see the workers' output above. Set nproc: 1 to train "
                 "in one process."
             )
-        bundle = HFModelDataset(str(job / "out")).load()
+        bundle = load_bundle(job / "out")
         metrics = json.loads((job / "metrics.json").read_text())
     return bundle, metrics
 
@@ -96,8 +97,6 @@ def _worker_env() -> dict[str, str]:
 
 def run_worker(job: Path) -> None:
     """One rank of a data-parallel job written by :func:`launch`."""
-    from prism.training.train import fit
-
     rank = int(os.environ.get("RANK", "0"))
     logging.basicConfig(
         level=logging.INFO if rank == 0 else logging.WARNING,
@@ -108,7 +107,7 @@ def run_worker(job: Path) -> None:
     base = StudentBase(**spec["base"])
     bundle, metrics = fit(spec["samples"], spec["split"], base, config, spec["checkpoint_dir"])
     if rank == 0:
-        HFModelDataset(str(job / "out")).save(bundle)
+        save_bundle(bundle, job / "out")
         (job / "metrics.json").write_text(json.dumps(metrics))
 
 

@@ -14,3 +14,7 @@ class TrainConfigError(ValueError):
 
 class HardwareError(RuntimeError):
     """The configuration asks for hardware this machine lacks (a GPU for ``bit4``, ...)."""
+
+
+class EmptyTrainingDataError(ValueError):
+    """No sample is left to train on; the message says why."""

@@ -1,10 +1,8 @@
-"""The iterative loop's own nodes, its configuration, its shape and the best-model link."""
+"""The iterative loop's own nodes, its configuration and its shape."""
 
 from __future__ import annotations
 
-import json
 import math
-import os
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -13,7 +11,6 @@ import pytest
 from prism.formats.conversations import load_samples
 from prism.pipelines.iterative import IterativeConfig, IterativeConfigError, create_pipeline
 from prism.pipelines.iterative import episodes as episode_module
-from prism.pipelines.iterative.model_link import ModelLinkDataset
 from prism.pipelines.iterative.nodes import (
     combine_datasets,
     episode_training_params,
@@ -166,56 +163,6 @@ def test_the_hook_hands_n_episodes_of_the_run_to_the_registry(monkeypatch):
     context.config_loader["parameters"]["iterative"]["n_episodes"] = 0
     episode_module.EpisodeCountHook().after_context_created(context)
     assert episode_module.episode_count() == 1  # the run then stops in check_iterative_inputs
-
-
-# ---------------------------------------------------------------------------------- link
-def _model_dirs(out: Path) -> None:
-    for n in (1, 2):
-        (out / f"iterative_model_episode_{n}").mkdir(parents=True)
-        (out / f"iterative_model_episode_{n}" / "weights").write_text(str(n))
-
-
-def test_best_model_is_a_relative_link_switched_atomically(tmp_path, monkeypatch):
-    _model_dirs(tmp_path)
-    link = ModelLinkDataset(str(tmp_path / "best_model"), "iterative_model_episode_{episode}")
-    link.save({"episode": 1})
-    assert os.readlink(tmp_path / "best_model") == "iterative_model_episode_1"
-
-    # Re-pointed by renaming a new link over the old one: never a moment without best_model.
-    replaced, real_replace, real_unlink = [], os.replace, os.unlink
-    monkeypatch.setattr(os, "replace", lambda a, b: (replaced.append(b), real_replace(a, b)))
-
-    def unlink(path, *args, **kwargs):
-        assert Path(path) != tmp_path / "best_model", "best_model was removed before replaced"
-        real_unlink(path, *args, **kwargs)
-
-    monkeypatch.setattr(os, "unlink", unlink)
-    link.save({"episode": 2})
-    assert [Path(p) for p in replaced] == [tmp_path / "best_model"]
-    assert (tmp_path / "best_model" / "weights").read_text() == "2"
-    assert sorted(p.name for p in tmp_path.iterdir()) == [  # no leftovers
-        "best_model",
-        "iterative_model_episode_1",
-        "iterative_model_episode_2",
-    ]
-    assert not link.exists()  # re-pointed by every run
-
-
-def test_best_model_is_copied_where_symlinks_fail(tmp_path, monkeypatch):
-    _model_dirs(tmp_path)
-
-    def no_symlinks(*args, **kwargs):
-        raise OSError("symlinks are not supported here")
-
-    monkeypatch.setattr(os, "symlink", no_symlinks)
-    link = ModelLinkDataset(str(tmp_path / "best_model"), "iterative_model_episode_{episode}")
-    link.save({"episode": 1})
-    link.save({"episode": 2})
-    best = tmp_path / "best_model"
-    assert not best.is_symlink() and (best / "weights").read_text() == "2"
-    assert json.dumps(sorted(p.name for p in tmp_path.iterdir())) == json.dumps(
-        ["best_model", "iterative_model_episode_1", "iterative_model_episode_2"]
-    )
 
 
 def test_outside_a_run_n_episodes_comes_from_the_configuration_files(monkeypatch):

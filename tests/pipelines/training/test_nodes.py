@@ -7,7 +7,7 @@ import pytest
 from prism.formats.errors import DataFormatError
 from prism.pipelines.training import create_pipeline
 from prism.pipelines.training.nodes import load_training_samples, split_train_val
-from prism.training.train import EmptyTrainingDataError
+from prism.training.errors import EmptyTrainingDataError
 
 
 def test_samples_in_any_supported_format_get_ids() -> None:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from prism.training.base_models import BaseModelError
-from prism.training.train import EmptyTrainingDataError
+from prism.training.errors import EmptyTrainingDataError
 from tests.training.conftest import CONVERSATIONS, TINY_SPEC
 
 REPO = Path(__file__).resolve().parents[3]
@@ -67,9 +67,9 @@ def test_train_pipeline_end_to_end(project: Path) -> None:
     assert metrics["train_loss_last"] < metrics["train_loss_first"]
     assert metrics["val_loss_after"] < metrics["val_loss_before"]
 
-    from prism.datasets.hf_model import HFModelDataset
+    from prism.student.bundle import load_bundle
 
-    student = HFModelDataset(str(project / "data/06_models/student")).load()
+    student = load_bundle(project / "data/06_models/student")
     prompt = student.tokenizer.apply_chat_template(
         [{"role": "user", "content": samples[0]["conversations"][0]["value"]}],
         add_generation_prompt=True,

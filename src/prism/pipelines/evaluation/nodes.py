@@ -23,10 +23,10 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from prism.config import ParameterError
-from prism.datasets.hf_model import ModelBundle
 from prism.formats.eval_tasks import EvalSuite
 from prism.generation import GenerationConfig, build_teacher, check_task_kinds, score_teacher
 from prism.plugins import ClosedLoop, EvalContext, get_evaluator, get_plugin_manager
+from prism.student.bundle import ModelBundle
 from prism.student.prompt_format import get_format
 
 logger = logging.getLogger(__name__)

@@ -11,9 +11,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
-from prism.datasets.hf_model import ModelBundle
 from prism.pretraining.corpus import probe_items
 from prism.pretraining.pretrain import PretrainConfig, pretrain
+from prism.student.bundle import ModelBundle
 
 
 def check_pretraining_params(params: dict[str, Any]) -> PretrainConfig:

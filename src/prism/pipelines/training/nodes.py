@@ -9,12 +9,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from prism.datasets.hf_model import ModelBundle
 from prism.formats.conversations import load_samples
+from prism.student.bundle import ModelBundle
 from prism.training.base_models import StudentBase
 from prism.training.config import TrainConfig
+from prism.training.errors import EmptyTrainingDataError
 from prism.training.split import Split, split_ids
-from prism.training.train import EmptyTrainingDataError, prepare_student_base, train_student
+from prism.training.train import prepare_student_base, train_student
 
 
 def load_training_samples(training_data: Any) -> list[dict[str, Any]]:

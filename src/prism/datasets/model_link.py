@@ -1,7 +1,4 @@
-"""The ``best_model`` link of an iterative run: a Kedro dataset that points at one episode's model.
-
-It belongs with prism's other datasets (``prism.datasets``); it lives here until it is moved.
-"""
+"""The ``best_model`` link of an iterative run: a Kedro dataset that points at one episode's model."""
 
 from __future__ import annotations
 
@@ -15,7 +12,9 @@ from typing import Any
 
 from kedro.io import AbstractDataset, DatasetError
 
-from prism.datasets.hf_model import HFModelDataset, ModelBundle, write_atomically
+from prism.datasets.hf_model import HFModelDataset
+from prism.formats.atomic import write_dir_atomic
+from prism.student.bundle import ModelBundle
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +36,7 @@ class ModelLinkDataset(AbstractDataset[Mapping[str, Any], ModelBundle]):
     Example catalog entry::
 
         iterative.best_model:
-          type: prism.pipelines.iterative.model_link.ModelLinkDataset
+          type: prism.datasets.ModelLinkDataset
           filepath: output/iterative_training/best_model
           target: iterative_model_episode_{episode}
     """
@@ -82,7 +81,7 @@ class ModelLinkDataset(AbstractDataset[Mapping[str, Any], ModelBundle]):
             os.symlink(name, tmp, target_is_directory=True)
         except (OSError, NotImplementedError) as err:
             logger.warning("%s: symlinks unavailable (%s); copying %s instead", link, err, name)
-            write_atomically(
+            write_dir_atomic(
                 link, lambda tmp_dir: shutil.copytree(target, tmp_dir, dirs_exist_ok=True)
             )
             return
