@@ -16,9 +16,8 @@ from prism.scenes.procedural import (
     NO,
     TASK_KINDS,
     ProceduralSceneGenerator,
-    classify_task,
-    infer_task,
 )
+from prism.scenes.task_reading import classify_task, infer_task
 from prism.scenes.themes import THEMES, be, with_article
 from prism.world.scene_graph import SceneGraph
 from prism.world.task import Task

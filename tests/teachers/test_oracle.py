@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 
 from prism.scenes.base import SceneRequest
-from prism.scenes.procedural import ProceduralSceneGenerator, infer_task
+from prism.scenes.procedural import ProceduralSceneGenerator
+from prism.scenes.task_reading import infer_task
 from prism.teachers.oracle import OracleTeacher
 from prism.world.protocol import RESPONSE_KEYS, check_turn, parse_plan
 from prism.world.rollout import Message, Rollout, run_rollout

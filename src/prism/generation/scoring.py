@@ -24,7 +24,7 @@ def score_teacher(suite: EvalSuite, config: GenerationConfig, teacher: Teacher) 
 
     A task is correct when the teacher answers and its final plan matches the task's ``answer``
     regex. Tasks from foreign files carry no ``kind``/``targets``; the oracle reads them off the
-    task text (:func:`prism.scenes.procedural.infer_task`).
+    task text (:func:`prism.scenes.task_reading.infer_task`).
 
     Returns:
         ``teacher`` (its name), ``n_tasks``, ``correct``, ``success_rate`` and one row per task

@@ -9,8 +9,6 @@ from the last one (optimizer, schedule, data order and random state included). E
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import math
 import time
@@ -28,6 +26,7 @@ from transformers import (
     TrainingArguments,
 )
 
+from prism.config import fingerprint
 from prism.pretraining.corpus import CorpusSpec, ProbeItem, corpus, probe_items
 from prism.pretraining.model import ModelSpec, init_model, probe, train_tokenizer
 from prism.student.bundle import ModelBundle
@@ -137,7 +136,7 @@ class PretrainConfig:
         data = asdict(self)
         for key in ("report_to", "probe_every", "probe_items", "checkpoint_every"):
             data.pop(key)
-        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:12]
+        return fingerprint(data, length=12)
 
 
 # ---------------------------------------------------------------------- tokenization

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 import networkx as nx
 
 from prism.scenes.base import GeneratedScene, SceneRequest
-from prism.scenes.themes import THEMES, ObjectKind, RegionKind, Theme, be, vocabulary, with_article
+from prism.scenes.task_reading import classify_task
+from prism.scenes.themes import THEMES, ObjectKind, RegionKind, Theme, be, with_article
 from prism.world.scene_graph import OBJECT, REGION, SceneGraph
 from prism.world.task import TASK_KINDS, Task
 
@@ -36,33 +37,8 @@ def affirms(claim: str, *, unless: str = NEGATIVE) -> str:
 YES = affirms(r"\byes\b")
 NO = affirms(NEGATIVE, unless=r"\byes\b")
 
-# Most specific first: "Is the boat damaged?" is an attribute question, not an existence one,
-# and "something I can cross the creek in" an affordance, not an attribute question.
-_KIND_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("diagnosis", re.compile(r"\bwhy\b|\bare down\b|\bis down\b|\bis out\b|\bare out\b", re.I)),
-    ("affordance", re.compile(r"something (that )?i can|a place to|i need something", re.I)),
-    ("attribute", re.compile(r"damaged|\bcross\b|broken|intact", re.I)),
-    (
-        "likely_location",
-        re.compile(r"\blikely\b|where should i look|where (are|is|would|might)|\blost\b", re.I),
-    ),
-    ("existence", re.compile(r"\bis there\b|\bare there\b|there is an?\b|whether there", re.I)),
-)
-
 _MIN_REGION_GAP = 6.0
 _PLACEMENT_TRIES = 30
-
-
-def classify_task(text: str) -> str | None:
-    """The task family of a task text, or None if it fits none.
-
-    >>> classify_task("Is the truck damaged?")
-    'attribute'
-    """
-    for kind, pattern in _KIND_PATTERNS:
-        if pattern.search(text):
-            return kind
-    return None
 
 
 def theme_for(text: str, rng: random.Random) -> Theme:
@@ -384,85 +360,3 @@ class _TaskBuilder:
         template = self.rng.choice(("{o}. Why?", "{o}. Can you find out why?"))
         text = template.format(o=outage[0].upper() + outage[1:])
         return Task(text, _alternation(words), self.init, "diagnosis", suspects, outage)
-
-
-# ---------------------------------------------------------------------------------- inference
-_STOPWORDS = frozenset(
-    [
-        "a",
-        "an",
-        "the",
-        "i",
-        "can",
-        "to",
-        "in",
-        "me",
-        "for",
-        "of",
-        "is",
-        "are",
-        "there",
-        "it",
-        "my",
-        "find",
-        "something",
-    ]
-)
-
-
-def infer_task(task: Task, scene: SceneGraph) -> Task:
-    """Fill in ``kind``, ``targets`` and ``subject`` of a task that came without them.
-
-    Tasks from foreign eval files (the reference's ``eval_1_multi_step.json``) only have text,
-    answer and start node. The oracle needs to know what the task asks for; this reads it off the
-    text with the themes' vocabulary (what things are called, what they afford, hold, explain).
-
-    >>> infer_task(Task("Where are tools likely to be?", "shed", "field_1"), scene).targets
-    ('shed_1',)
-    """
-    text = task.task.lower()
-    kind = classify_task(text) or "existence"
-    kinds = vocabulary()
-
-    def kind_of(node: str) -> ObjectKind | RegionKind | None:
-        return kinds.get(re.sub(r"_\d+$", "", node))
-
-    def words_of(node: str) -> tuple[str, ...]:
-        known = kind_of(node)
-        base = re.sub(r"_\d+$", "", node)
-        return (*(known.words if known else ()), base.replace("_", " "))
-
-    def mentioned(phrase: str) -> bool:
-        return re.search(rf"\b{re.escape(phrase)}", text) is not None
-
-    targets: list[str] = []
-    subject = ""
-    nodes = list(scene.graph.nodes)
-    if kind in ("existence", "attribute"):
-        for node in nodes:
-            hits = [w for w in words_of(node) if mentioned(w)]
-            if hits:
-                targets.append(node)
-                subject = subject or max(hits, key=len)
-    else:
-        attribute = {
-            "affordance": "affordances",
-            "likely_location": "holds",
-            "diagnosis": "outage",
-        }[kind]
-        best = 0
-        for node in nodes:
-            known = kind_of(node)
-            phrases = getattr(known, attribute, ()) if known else ()
-            for phrase in (phrases,) if isinstance(phrases, str) else phrases:
-                words = set(re.findall(r"[a-z]+", phrase)) - _STOPWORDS
-                score = len(words & set(re.findall(r"[a-z]+", text)))
-                if score and score > best:
-                    best, targets, subject = score, [node], phrase
-                elif score and score == best:
-                    targets.append(node)
-        if kind == "affordance":
-            subject = text.split(" i can ", 1)[1].rstrip(" ?.!") if " i can " in text else subject
-        elif kind == "diagnosis":
-            subject = re.split(r"[.?!]", text, maxsplit=1)[0].strip()
-    return Task(task.task, task.answer, task.init_node, kind, tuple(targets), subject)

@@ -13,7 +13,7 @@ import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from prism.scenes.procedural import infer_task
+from prism.scenes.task_reading import infer_task
 from prism.scenes.themes import be, with_article
 from prism.world.protocol import Action, render_turn
 from prism.world.rollout import MAX_ITERATIONS, Message
@@ -47,7 +47,7 @@ class OracleTeacher:
         """A planner for one rollout of ``task``.
 
         A task without a ``kind`` (from a foreign eval file or an LLM generator) has what it asks
-        for read off its text first (:func:`prism.scenes.procedural.infer_task`).
+        for read off its text first (:func:`prism.scenes.task_reading.infer_task`).
         """
         if task.kind is None:
             task = infer_task(task, sim.full)

@@ -11,14 +11,10 @@ deleted only once the trained model has been saved (:func:`release_checkpoints`)
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
 import logging
 import re
 import shutil
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
@@ -29,12 +25,6 @@ TRAINER_STATE = "trainer_state.json"
 
 _CHECKPOINT = re.compile(rf"^{PREFIX_CHECKPOINT_DIR}-(\d+)$")
 _FINGERPRINT = re.compile(r"^[0-9a-f]{16}$")
-
-
-def fingerprint(payload: Mapping[str, Any]) -> str:
-    """A short, stable hash of JSON-able data (sorted keys)."""
-    text = json.dumps(payload, sort_keys=True, default=str, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def last_complete_checkpoint(folder: str | Path) -> str | None:

@@ -21,6 +21,7 @@ from typing import Any
 
 import torch
 
+from prism.config import fingerprint
 from prism.formats.conversations import read_samples
 from prism.student.bundle import ModelBundle, save_bundle
 from prism.training.base_models import (
@@ -30,7 +31,7 @@ from prism.training.base_models import (
     pretrained_base,
     resolve_base_model,
 )
-from prism.training.checkpoints import fingerprint, release_checkpoints, remove_stale_runs
+from prism.training.checkpoints import release_checkpoints, remove_stale_runs
 from prism.training.config import TrainConfig
 from prism.training.distributed import launch
 from prism.training.errors import EmptyTrainingDataError, HardwareError, TrainConfigError

@@ -81,9 +81,23 @@ class PartialObservationSim:
         hidden: hide exactly these nodes instead of drawing ``graph_unknown`` of them.
 
     Example:
-        >>> sim = PartialObservationSim(scene, graph_unknown=0.3, rng=random.Random(0))
-        >>> sim.execute(Action("map_region", ("field_2",)))
-        >>> sim.take_updates().render()
+        >>> scene = SceneGraph.from_spine({
+        ...     "regions": [{"name": "field_1", "coords": [0, 0]},
+        ...                 {"name": "field_2", "coords": [5, 0]}],
+        ...     "objects": [{"name": "truck_1", "coords": [6, 1], "description": "has keys"}],
+        ...     "region_connections": [["field_1", "field_2"]],
+        ...     "object_connections": [["truck_1", "field_2"]],
+        ...     "robot_location": "field_1"})
+        >>> sim = PartialObservationSim(scene, hidden=["truck_1"])
+        >>> sorted(sim.partial.graph.nodes)
+        ['field_1', 'field_2']
+        >>> sim.execute(Action("map_region", ("field_2",))).interrupts
+        True
+        >>> print(sim.take_updates().render())
+        add_nodes([{"name": "truck_1", "type": "object", "coords": [6, 1]}])
+        add_connections([["field_2", "truck_1"]])
+        update_node_attributes([{"name": "field_2", "description": "no description"}])
+        update_robot_location(field_2)
     """
 
     def __init__(
