@@ -49,7 +49,7 @@ def token_metrics(context: EvalContext) -> EvalResult:
 def task_success(context: EvalContext) -> EvalResult:
     """Closed-loop success of the student on the eval task file.
 
-    Parameters (``evaluation.task_success``): ``max_new_tokens`` (256), ``batch_size`` (8: tasks
+    Parameters (``evaluation.task_success``): ``max_new_tokens`` (:data:`~prism.student.planner.MAX_NEW_TOKENS`), ``batch_size`` (8: tasks
     run at once, their turns generated in one batch; 1: one at a time), and, to depart from the
     run's closed-loop settings (``context.closed_loop``: the generation parameters'),
     ``graph_unknown`` (hidden fractions, cycled over tasks), ``max_iterations`` and
@@ -59,7 +59,7 @@ def task_success(context: EvalContext) -> EvalResult:
         ValueError: the closed-loop settings are neither in the parameters nor in the context.
     """
     from prism.student.batching import BatchingPlanner
-    from prism.student.planner import StudentPlanner
+    from prism.student.planner import MAX_NEW_TOKENS, StudentPlanner
 
     if context.eval_suite is None:
         return EvalResult(metrics={})
@@ -79,7 +79,7 @@ def task_success(context: EvalContext) -> EvalResult:
         context.model,
         context.tokenizer,
         context.prompt_format,
-        max_new_tokens=int(params.get("max_new_tokens", 256)),
+        max_new_tokens=int(params.get("max_new_tokens", MAX_NEW_TOKENS)),
     )
     batch = int(params.get("batch_size", 8))
     with BatchingPlanner(planner, max_batch=batch) as batched:
