@@ -19,7 +19,6 @@ from prism.pipelines.iterative.nodes import (
     episode_training_params,
     prepare_initial_dataset,
     sample_generation_priors,
-    select_best_episode,
     select_new_samples,
 )
 from prism.training.errors import TrainConfigError
@@ -105,21 +104,6 @@ def test_new_samples_are_at_most_n_batch_and_never_known_ones():
     assert [s["id"] for s in new] == [SAMPLES[4]["id"], SAMPLES[5]["id"]]
     combined = combine_datasets(SAMPLES[:5], new)
     assert [s["id"] for s in combined] == [s["id"] for s in SAMPLES]
-
-
-def test_best_episode_by_objective_and_objective_type():
-    reports = [
-        {"metrics": {"eval/mean_accuracy": 0.2}},
-        {"metrics": {"eval/mean_accuracy": 0.6}},
-        {"metrics": {}, "errors": {"token_metrics": "boom"}},
-    ]
-    best, summary = select_best_episode(IterativeConfig(objective_type="max"), *reports)
-    assert best["episode"] == 2 and summary["best_episode"] == 2
-    assert [e["objective"] for e in summary["episodes"]] == [0.2, 0.6, None]
-    best, _ = select_best_episode(IterativeConfig(objective_type="min"), *reports)
-    assert best["episode"] == 1
-    with pytest.raises(IterativeConfigError, match=r"reported by no episode.*boom"):
-        select_best_episode(IterativeConfig(), reports[2])
 
 
 # ---------------------------------------------------------------------------------- shape

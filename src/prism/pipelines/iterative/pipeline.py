@@ -35,12 +35,14 @@ from prism.pipelines.iterative.nodes import (
     combine_datasets,
     episode_generation_config,
     episode_training_params,
-    log_episode_report,
     prepare_initial_dataset,
-    report_episodes,
     sample_generation_priors,
-    select_best_episode,
     select_new_samples,
+)
+from prism.pipelines.iterative.reports import (
+    log_episode_report,
+    report_episodes,
+    select_best_episode,
 )
 
 #: The namespace of the loop; episodes are ``iterative.episode_N``.

@@ -1,6 +1,6 @@
-"""Reporting of the iterative loop: wandb (``WandbEpisodeHook``) and the report node's table and
-plots. The hook's logic runs against a fake wandb; one slow test runs the tiny loop with a real
-offline wandb run."""
+"""Reporting of the iterative loop: wandb (``WandbEpisodeHook``), the best episode and the report
+node's table and plots. The hook's logic runs against a fake wandb; one slow test runs the tiny
+loop with a real offline wandb run."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ import pytest
 from matplotlib.figure import Figure
 
 from prism.hooks import REDACTED, WandbEpisodeHook, scrub_secrets
-from prism.pipelines.iterative import IterativeConfig
-from prism.pipelines.iterative.nodes import report_episodes
+from prism.pipelines.iterative import IterativeConfig, IterativeConfigError
+from prism.pipelines.iterative.reports import report_episodes, select_best_episode
 from tests.pipelines.iterative.conftest import OUTPUT, TINY_RUN
 
 SECRET = "sk-test-0123456789abcdefSECRETVALUE"
@@ -365,6 +365,21 @@ def test_other_pipelines_are_not_logged(fake_wandb):
 
 
 # ---------------------------------------------------------------------------------- report
+def test_best_episode_by_objective_and_objective_type():
+    reports = [
+        {"metrics": {"eval/mean_accuracy": 0.2}},
+        {"metrics": {"eval/mean_accuracy": 0.6}},
+        {"metrics": {}, "errors": {"token_metrics": "boom"}},
+    ]
+    best, summary = select_best_episode(IterativeConfig(objective_type="max"), *reports)
+    assert best["episode"] == 2 and summary["best_episode"] == 2
+    assert [e["objective"] for e in summary["episodes"]] == [0.2, 0.6, None]
+    best, _ = select_best_episode(IterativeConfig(objective_type="min"), *reports)
+    assert best["episode"] == 1
+    with pytest.raises(IterativeConfigError, match=r"reported by no episode.*boom"):
+        select_best_episode(IterativeConfig(), reports[2])
+
+
 def test_report_episodes_tabulates_one_row_per_episode_and_plots():
     summary = {"best_episode": 2, "objective": "eval/mean_accuracy", "objective_type": "max"}
     reports = [_report(0.2), _report(0.5), {"metrics": {"custom/score": 3}, "errors": {"x": "y"}}]
