@@ -4,9 +4,9 @@ Runs the loop on the project's defaults (5 episodes of 10 new samples, the shipp
 the oracle teacher; about 10+ minutes on 2 cores) in a temporary copy of the project, and prints
 per episode
 
-* the wall time of its nodes by stage: **train** (load, split, fine-tune), **evaluate** (token
-  metrics, closed-loop tasks, tables, plot) and **generate** (sample priors, teacher rollouts,
-  select and combine);
+* the wall time of its nodes by stage: **train** (its configuration, load, split, fine-tune),
+  **evaluate** (token metrics, closed-loop tasks, tables, plot) and **generate** (sample priors,
+  teacher rollouts, select and combine);
 * **I/O**: loading and saving its catalog datasets (models, datasets, reports), which Kedro does
   outside the nodes;
 * **other**: the rest of the episode's wall time, outside nodes and I/O: hooks (wandb logging
@@ -54,7 +54,7 @@ from kedro.framework.hooks import hook_impl  # noqa: E402
 #: Nodes of an episode (``iterative.episode_N.<name>``) by stage; others count as ``other``.
 STAGES = {
     "train": (
-        "episode_training_params",
+        "episode_training_config",
         "load_training_samples",
         "split_train_val",
         "train_student",

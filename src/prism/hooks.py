@@ -138,9 +138,10 @@ class WandbEpisodeHook:
     default) turns it on, ``none`` or ``tensorboard`` off (``--params training.report_to=none``,
     or ``report_to`` under the loop's own ``training`` parameter). ``WANDB_MODE=disabled`` turns
     it off too; otherwise ``WANDB_MODE`` picks the mode, **offline** when unset
-    (``WANDB_MODE=online`` uploads), and ``WANDB_PROJECT`` the project (``prism``). wandb writes under ``$WANDB_DIR/wandb`` (default
-    ``./wandb``). When the hook is on, the episodes' training opens no wandb run of its own
-    (its ``report_to`` becomes ``none``; the ``training/...`` values above stand for it):
+    (``WANDB_MODE=online`` uploads), and ``WANDB_PROJECT`` the project (``prism``). wandb
+    writes under ``$WANDB_DIR/wandb`` (default ``./wandb``). While the loop's ``report_to`` is
+    ``wandb``, the episodes' training configurations report nowhere (``report_to: none``, set
+    by ``episode_training_config``; the ``training/...`` values above stand for it):
     transformers' Trainer would log its optimizer steps into this run as the run's step, which
     would collide with the episodes (wandb drops values logged at an earlier step), and one run
     per episode would scatter a loop over ``n_episodes + 1`` runs. The per-step losses are kept
@@ -170,7 +171,6 @@ class WandbEpisodeHook:
         self._best: tuple[float, int] | None = None
         self._summary: Mapping[str, Any] | None = None
         self._failed = False
-        self._mute_training = False  # the episodes' training reports to no wandb run
 
     # ------------------------------------------------------------------------- kedro hooks
     @hook_impl
@@ -179,22 +179,6 @@ class WandbEpisodeHook:
             self._close()
             self._reset()
             self._iterative = any(n.name.startswith("iterative.") for n in pipeline.nodes)
-
-    @hook_impl
-    def before_node_run(self, node: Any, inputs: dict[str, Any]) -> dict[str, Any] | None:
-        """The episodes' training reports to no wandb run of its own while the hook logs the
-        loop: the Trainer would log into the hook's run and break its steps, and where wandb
-        could not start for the hook it would fail the same way in the middle of training."""
-        if not self._mute_training:
-            return None
-        match = _EPISODE_NODE.match(node.name)
-        if not match or match.group(2) != "train_student":
-            return None
-        name = f"iterative.episode_{match.group(1)}.training_params"
-        params = inputs.get(name)
-        if isinstance(params, Mapping) and params.get("report_to") == "wandb":
-            return {name: {**params, "report_to": "none"}}
-        return None
 
     @hook_impl
     def after_node_run(
@@ -283,7 +267,6 @@ class WandbEpisodeHook:
             logger.info("wandb: off for this run (WANDB_MODE=disabled)")
             return
         self._settings = settings
-        self._mute_training = True
         self.config = scrub_secrets(
             {
                 "iterative": settings,
@@ -305,8 +288,7 @@ class WandbEpisodeHook:
         except Exception as error:  # wandb missing, a bad mode, a service that fails to start
             self.run = None
             logger.warning(
-                "wandb: could not start a run (%s: %s); the loop goes on without wandb (its "
-                "training too)",
+                "wandb: could not start a run (%s: %s); the loop goes on without wandb",
                 type(error).__name__,
                 error,
             )

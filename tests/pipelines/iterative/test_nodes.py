@@ -16,11 +16,13 @@ from prism.pipelines.iterative import episodes as episode_module
 from prism.pipelines.iterative.model_link import ModelLinkDataset
 from prism.pipelines.iterative.nodes import (
     combine_datasets,
-    episode_training_params,
+    episode_training_config,
     prepare_initial_dataset,
     sample_generation_priors,
     select_new_samples,
 )
+from prism.pipelines.training.nodes import check_training_inputs
+from prism.training.config import TrainConfig
 from prism.training.errors import TrainConfigError
 
 
@@ -58,12 +60,30 @@ def test_training_flags_override_the_training_parameters():
         {"epochs": 1, "r": 8, "val_frac": 0.2, "seed": 7, "training": {"learning_rate": 1e-4}}
     )
     base = config.training_params({"epochs": 3, "r": 16, "base_model": "builtin"})
-    params = episode_training_params(config, base, episode=2)
+    params = episode_training_config(config, check_training_inputs(base), episode=2).to_dict()
     assert params["epochs"] == 1 and params["r"] == 8 and params["base_model"] == "builtin"
     assert params["val_frac"] == 0.2 and params["seed"] == 7 and params["learning_rate"] == 1e-4
     assert params["name"] == "iterative_model_episode_2"
     with pytest.raises(TrainConfigError, match="lr"):
         IterativeConfig.from_params({"training": {"lr": 1}}).training_params({})
+
+
+@pytest.mark.parametrize(
+    ("loop", "episode"),
+    [("wandb", "none"), ("none", "none"), ("tensorboard", "tensorboard")],
+)
+def test_the_episodes_report_nowhere_while_the_loop_logs_to_wandb(loop, episode):
+    """The Trainer would log into the loop's wandb run and break its steps (one per episode)."""
+    config = IterativeConfig(name="loop")
+    training = TrainConfig(report_to=loop, name="loop")
+    episode_config = episode_training_config(config, training, episode=3)
+    # the episode's config is the loop's but for its run name and reporting
+    assert episode_config.to_dict() == {
+        **training.to_dict(),
+        "name": "loop_episode_3",
+        "report_to": episode,
+    }
+    assert training.report_to == loop  # the loop's own config is left as it was
 
 
 def test_generation_config_makes_n_batch_rollouts_seeded_by_the_priors():
@@ -117,7 +137,7 @@ def test_the_pipeline_has_one_namespace_per_episode():
         "iterative.episode_2.training_samples",
         "iterative.episode_2.training_split",
         "iterative.student_base",
-        "iterative.episode_2.training_params",
+        "iterative.episode_2.training_config",
         "iterative.episode_2.training_checkpoints",
     ]
     with pytest.raises(ValueError, match="n_episodes must be a positive integer"):

@@ -1,14 +1,15 @@
 """Nodes of the iterative loop that the generation, training and evaluation pipelines lack.
 
 The loop reuses those pipelines' nodes for the work itself (training, evaluation, rollouts);
-these nodes check the parameters, prepare the initial dataset, pick the examples that seed each
-episode's generation and merge the new samples into the next episode's dataset. The best
+these nodes check the parameters, prepare the initial dataset, make each episode's training
+configuration, pick the examples that seed each episode's generation and merge the new samples into the next episode's dataset. The best
 episode and the reports are :mod:`prism.pipelines.iterative.reports`'s. Plain functions:
 ``pipeline.py`` wires them to catalog entries.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import random
@@ -33,6 +34,7 @@ from prism.pipelines.iterative.config import (
 from prism.plugins import SampleRequest, get_sampler
 from prism.seeding import derive_seed
 from prism.training.base_models import BUILTIN, resolve_base_model
+from prism.training.config import TrainConfig
 from prism.values import is_finite_number
 
 logger = logging.getLogger(__name__)
@@ -250,11 +252,21 @@ def prepare_initial_dataset(
     return samples, samples
 
 
-def episode_training_params(
-    config: IterativeConfig, training_params: Mapping[str, Any], episode: int
-) -> dict[str, Any]:
-    """The training parameters of one episode: its run is named ``<name>_episode_N``."""
-    return {**dict(training_params), "name": f"{config.name}_episode_{episode}"}
+def episode_training_config(
+    config: IterativeConfig, training: TrainConfig, episode: int
+) -> TrainConfig:
+    """The training configuration of one episode: the loop's, its run named
+    ``<name>_episode_N``.
+
+    While the loop logs to a wandb run of its own (the loop's ``report_to`` is ``wandb``), the
+    episode's Trainer reports nowhere (``report_to: none``): it would log its optimizer steps
+    into the loop's run as the run's step, colliding with the episodes (wandb drops values
+    logged at an earlier step). The loss per step stays in the episode's training metrics.
+    """
+    report_to = "none" if training.report_to == "wandb" else training.report_to
+    return dataclasses.replace(
+        training, name=f"{config.name}_episode_{episode}", report_to=report_to
+    )
 
 
 def sample_generation_priors(

@@ -12,7 +12,9 @@ namespace ``iterative.episode_N`` and chained::
 
 Before the episodes: one node checks every parameter and input, one writes the initial dataset
 (``dataset_episode_0.json``, which is also episode 1's dataset), one prepares the student base
-all episodes share, and one scores the teacher on the eval tasks. After them one node ranks the
+all episodes share (with the loop's ``training_config``, its training parameters checked), and
+one scores the teacher on the eval tasks. Each episode trains with its own ``training_config``
+(the loop's, with its run name). After them one node ranks the
 episodes by ``objective`` and links ``best_model``, and the last two report every episode:
 ``episode_metrics`` (a table, one row per episode, also logged), ``metrics_plot`` (loss,
 accuracy and task success per episode, the teacher's too) and ``dataset_growth_plot``. Every
@@ -34,7 +36,7 @@ from prism.pipelines.iterative.nodes import (
     check_iterative_inputs,
     combine_datasets,
     episode_generation_config,
-    episode_training_params,
+    episode_training_config,
     prepare_initial_dataset,
     sample_generation_priors,
     select_new_samples,
@@ -44,6 +46,7 @@ from prism.pipelines.iterative.reports import (
     report_episodes,
     select_best_episode,
 )
+from prism.pipelines.training.nodes import check_training_inputs
 
 #: The namespace of the loop; episodes are ``iterative.episode_N``.
 NAMESPACE = "iterative"
@@ -55,6 +58,8 @@ SHARED_INPUTS = {
 #: The reused pipelines' parameters, shared as they are (not prefixed by a namespace).
 SHARED_PARAMETERS = {"iterative", "training", "generation", "evaluation"}
 
+#: Nodes of the training pipeline that each episode runs (its training_config is the loop's).
+TRAINING_NODES = ("load_training_samples", "split_train_val", "train_student")
 #: Nodes of the evaluation pipeline that each episode runs.
 EVALUATION_NODES = ("evaluate_student", "summarize_evaluation", "sample_table", "plot_samples")
 
@@ -113,7 +118,13 @@ def _setup(n_episodes: int) -> Pipeline:
                 ["initial_dataset", "first_dataset"],
                 name="prepare_initial_dataset",
             ),
-            _read_parameter_from(base, "params:training", "training_params"),
+            Node(
+                check_training_inputs,
+                "training_params",
+                "training_config",
+                name="check_training_inputs",
+            ),
+            base,
             evaluation.create_pipeline().only_nodes("score_teacher"),
         ]
     )
@@ -134,14 +145,12 @@ def _episode(episode: int) -> Pipeline:
     steps = Pipeline(
         [
             Node(
-                _bind(episode_training_params, episode=episode),
-                ["config", "base_training_params"],
-                "training_params",
-                name="episode_training_params",
+                _bind(episode_training_config, episode=episode),
+                ["config", "loop_training_config"],
+                "training_config",
+                name="episode_training_config",
             ),
-            _read_parameter_from(
-                training.create_pipeline(build_base=False), "params:training", "training_params"
-            ),
+            training.create_pipeline(build_base=False).only_nodes(*TRAINING_NODES),
             evaluation.create_pipeline().only_nodes(*EVALUATION_NODES),
             Node(
                 _bind(sample_generation_priors, episode=episode),
@@ -176,7 +185,7 @@ def _episode(episode: int) -> Pipeline:
         inputs={
             **SHARED_INPUTS,
             "config": f"{NAMESPACE}.config",
-            "base_training_params": f"{NAMESPACE}.training_params",
+            "loop_training_config": f"{NAMESPACE}.training_config",
             "evaluation_config": f"{NAMESPACE}.evaluation_config",
             "student_base": f"{NAMESPACE}.student_base",
             "teacher_task_eval": f"{NAMESPACE}.teacher_task_eval",
@@ -254,26 +263,3 @@ def _bind(func: Callable[..., Any], **values: Any) -> Callable[..., Any]:
         parameters=[p for name, p in signature.parameters.items() if name not in values]
     )
     return bound
-
-
-def _read_parameter_from(pipeline: Pipeline, parameter: str, dataset: str) -> Pipeline:
-    """``pipeline`` with every node reading ``dataset`` where it read ``parameter``.
-
-    The loop computes the training parameters of each episode (the seed's flags over
-    ``training``), and a Kedro namespace can map a parameter only onto another parameter.
-    The training nodes take their inputs as a list and have one named output or a list of
-    several, which is what this rebuilds.
-    """
-    nodes = []
-    for node in pipeline.nodes:
-        outputs = node.outputs
-        nodes.append(
-            Node(
-                node.func,
-                [dataset if name == parameter else name for name in node.inputs],
-                outputs[0] if len(outputs) == 1 else outputs,
-                name=node.name,
-                tags=node.tags,
-            )
-        )
-    return Pipeline(nodes)
