@@ -5,8 +5,8 @@ the oracle teacher; about 10+ minutes on 2 cores) in a temporary copy of the pro
 per episode
 
 * the wall time of its nodes by stage: **train** (its configuration, load, split, fine-tune),
-  **evaluate** (token metrics, closed-loop tasks, tables, plot) and **generate** (sample priors,
-  teacher rollouts, select and combine);
+  **evaluate** (token metrics, closed-loop tasks, tables, plot, the episode's summary) and
+  **generate** (sample priors, teacher rollouts, select and combine);
 * **I/O**: loading and saving its catalog datasets (models, datasets, reports), which Kedro does
   outside the nodes;
 * **other**: the rest of the episode's wall time, outside nodes and I/O: hooks (wandb logging
@@ -15,9 +15,9 @@ per episode
   success against the teacher's on the same tasks, and the process's peak memory so far
   (``resource.getrusage``: the process itself, and its finished child processes).
 
-Setup (input checks, initial dataset, student base, the teacher's score) and the end (best
-model, report) get rows of their own; their ``other`` includes the session start before the
-first node and the hooks after the last. Timing is by a Kedro hook registered for the run
+Setup (input and endpoint checks, the run record, initial dataset, student base, the teacher's
+score) and the end (best model, report) get rows of their own; their ``other`` includes the
+session start before the first node and the hooks after the last. Timing is by a Kedro hook registered for the run
 (``before_node_run`` / ``after_node_run`` and the dataset load/save hooks); the run total is
 the wall time of ``session.run``.
 
@@ -59,7 +59,13 @@ STAGES = {
         "split_train_val",
         "train_student",
     ),
-    "evaluate": ("evaluate_student", "summarize_evaluation", "sample_table", "plot_samples"),
+    "evaluate": (
+        "evaluate_student",
+        "summarize_evaluation",
+        "sample_table",
+        "plot_samples",
+        "summarize_episode",
+    ),
     "generate": (
         "sample_generation_priors",
         "episode_generation_config",

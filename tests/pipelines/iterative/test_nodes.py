@@ -21,6 +21,7 @@ from prism.pipelines.iterative.nodes import (
     sample_generation_priors,
     select_new_samples,
 )
+from prism.pipelines.iterative.tracking import loop_tracking
 from prism.pipelines.training.nodes import check_training_inputs
 from prism.training.config import TrainConfig
 from prism.training.errors import TrainConfigError
@@ -60,7 +61,10 @@ def test_training_flags_override_the_training_parameters():
         {"epochs": 1, "r": 8, "val_frac": 0.2, "seed": 7, "training": {"learning_rate": 1e-4}}
     )
     base = config.training_params({"epochs": 3, "r": 16, "base_model": "builtin"})
-    params = episode_training_config(config, check_training_inputs(base), episode=2).to_dict()
+    tracking = loop_tracking(config, {**base, "report_to": "none"}, {}, {})
+    params = episode_training_config(
+        config, check_training_inputs(base), tracking, episode=2
+    ).to_dict()
     assert params["epochs"] == 1 and params["r"] == 8 and params["base_model"] == "builtin"
     assert params["val_frac"] == 0.2 and params["seed"] == 7 and params["learning_rate"] == 1e-4
     assert params["name"] == "iterative_model_episode_2"
@@ -76,7 +80,9 @@ def test_the_episodes_report_nowhere_while_the_loop_logs_to_wandb(loop, episode)
     """The Trainer would log into the loop's wandb run and break its steps (one per episode)."""
     config = IterativeConfig(name="loop")
     training = TrainConfig(report_to=loop, name="loop")
-    episode_config = episode_training_config(config, training, episode=3)
+    tracking = loop_tracking(config, training.to_dict(), {}, {})
+    assert tracking.logs_to_wandb is (loop == "wandb")
+    episode_config = episode_training_config(config, training, tracking, episode=3)
     # the episode's config is the loop's but for its run name and reporting
     assert episode_config.to_dict() == {
         **training.to_dict(),
@@ -84,17 +90,6 @@ def test_the_episodes_report_nowhere_while_the_loop_logs_to_wandb(loop, episode)
         "report_to": episode,
     }
     assert training.report_to == loop  # the loop's own config is left as it was
-
-
-def test_generation_config_makes_n_batch_rollouts_seeded_by_the_priors():
-    config = IterativeConfig.from_params(
-        {"n_batch": 5, "tasks_per_sample": 2, "graphs_per_sample": 2}
-    )
-    assert (config.n_scenes, config.n_priors) == (3, 2)
-    generation = config.generation_config({"workers": 2}, episode=1, priors=["a", "b"])
-    assert generation.n_samples == 3 and generation.n_tasks == 2
-    assert generation.priors == ("a", "a", "b")
-    assert generation.seed != config.generation_config({}, episode=2).seed
 
 
 # ---------------------------------------------------------------------------------- nodes

@@ -31,6 +31,7 @@ from prism.pipelines.iterative.config import (
     fingerprint_changes,
     fingerprint_hash,
 )
+from prism.pipelines.iterative.tracking import LoopTracking
 from prism.plugins import SampleRequest, get_sampler
 from prism.seeding import derive_seed
 from prism.training.base_models import BUILTIN, resolve_base_model
@@ -253,17 +254,17 @@ def prepare_initial_dataset(
 
 
 def episode_training_config(
-    config: IterativeConfig, training: TrainConfig, episode: int
+    config: IterativeConfig, training: TrainConfig, tracking: LoopTracking, episode: int
 ) -> TrainConfig:
     """The training configuration of one episode: the loop's, its run named
     ``<name>_episode_N``.
 
-    While the loop logs to a wandb run of its own (the loop's ``report_to`` is ``wandb``), the
+    While the loop logs to a wandb run of its own (:attr:`LoopTracking.logs_to_wandb`), the
     episode's Trainer reports nowhere (``report_to: none``): it would log its optimizer steps
     into the loop's run as the run's step, colliding with the episodes (wandb drops values
     logged at an earlier step). The loss per step stays in the episode's training metrics.
     """
-    report_to = "none" if training.report_to == "wandb" else training.report_to
+    report_to = "none" if tracking.logs_to_wandb else training.report_to
     return dataclasses.replace(
         training, name=f"{config.name}_episode_{episode}", report_to=report_to
     )

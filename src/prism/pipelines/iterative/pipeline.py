@@ -10,16 +10,21 @@ namespace ``iterative.episode_N`` and chained::
       -> new_samples (new_samples_episode_N.json)
       -> combine -> iterative.episode_{N+1}.training_data
 
-Before the episodes: one node checks every parameter and input, one writes the initial dataset
-(``dataset_episode_0.json``, which is also episode 1's dataset), one prepares the student base
-all episodes share (with the loop's ``training_config``, its training parameters checked), and
-one scores the teacher on the eval tasks. Each episode trains with its own ``training_config``
-(the loop's, with its run name). After them one node ranks the
-episodes by ``objective`` and links ``best_model``, and the last two report every episode:
-``episode_metrics`` (a table, one row per episode, also logged), ``metrics_plot`` (loss,
-accuracy and task success per episode, the teacher's too) and ``dataset_growth_plot``. Every
-dataset is a catalog entry (``conf/base/catalog_iterative.yml``) under ``output_dir``; wandb
-logging is a hook's (:class:`prism.hooks.WandbEpisodeHook`).
+and each episode ends with its summary (``episode_N/episode_summary.json``: what wandb logs
+for it, and the row of the report).
+
+Before the episodes: one node checks every parameter and input (and records the run), one
+makes ``iterative.tracking``, what the loop's wandb run is opened with, one writes the initial
+dataset (``dataset_episode_0.json``, which is also episode 1's dataset), one prepares the
+student base all episodes share (with the loop's ``training_config``, its training parameters
+checked), and one scores the teacher on the eval tasks. Each episode trains with its own
+``training_config`` (the loop's, with its run name). After the episodes one node ranks the
+episodes by ``objective`` and links ``best_model``, and the last two report every episode from
+their summaries: ``episode_metrics`` (a table, one row per episode, also logged),
+``metrics_plot`` (loss, accuracy and task success per episode, the teacher's too) and
+``dataset_growth_plot``. Every dataset is a catalog entry (``conf/base/catalog_iterative.yml``)
+under ``output_dir``; wandb logging is a hook's (:class:`prism.hooks.WandbEpisodeHook`), which
+finds the tracking and the summaries by their catalog ``metadata``.
 """
 
 from __future__ import annotations
@@ -45,7 +50,9 @@ from prism.pipelines.iterative.reports import (
     log_episode_report,
     report_episodes,
     select_best_episode,
+    summarize_episode,
 )
+from prism.pipelines.iterative.tracking import loop_tracking
 from prism.pipelines.training.nodes import check_training_inputs
 
 #: The namespace of the loop; episodes are ``iterative.episode_N``.
@@ -92,7 +99,8 @@ def create_pipeline(n_episodes: int) -> Pipeline:
 
 
 def _setup(n_episodes: int) -> Pipeline:
-    """Check the inputs, write the initial dataset, prepare the student base, score the teacher."""
+    """Check the inputs, write the initial dataset, prepare the student base, score the
+    teacher, and say how the loop is tracked."""
     base = training.create_pipeline(build_base=True).only_nodes("prepare_student_base")
     nodes = Pipeline(
         [
@@ -113,16 +121,22 @@ def _setup(n_episodes: int) -> Pipeline:
                 name="check_iterative_inputs",
             ),
             Node(
-                prepare_initial_dataset,
-                ["config", "initial_data"],
-                ["initial_dataset", "first_dataset"],
-                name="prepare_initial_dataset",
+                loop_tracking,
+                ["config", "training_params", "params:generation", "params:evaluation"],
+                "tracking",
+                name="loop_tracking",
             ),
             Node(
                 check_training_inputs,
                 "training_params",
                 "training_config",
                 name="check_training_inputs",
+            ),
+            Node(
+                prepare_initial_dataset,
+                ["config", "initial_data"],
+                ["initial_dataset", "first_dataset"],
+                name="prepare_initial_dataset",
             ),
             base,
             evaluation.create_pipeline().only_nodes("score_teacher"),
@@ -141,12 +155,12 @@ def _setup(n_episodes: int) -> Pipeline:
 
 
 def _episode(episode: int) -> Pipeline:
-    """One episode: train, evaluate, sample examples, generate, combine."""
+    """One episode: train, evaluate, sample examples, generate, combine, summarize."""
     steps = Pipeline(
         [
             Node(
                 _bind(episode_training_config, episode=episode),
-                ["config", "loop_training_config"],
+                ["config", "loop_training_config", "tracking"],
                 "training_config",
                 name="episode_training_config",
             ),
@@ -177,6 +191,18 @@ def _episode(episode: int) -> Pipeline:
                 "next_training_data",
                 name="combine_datasets",
             ),
+            Node(
+                _bind(summarize_episode, episode=episode),
+                [
+                    "training_metrics",
+                    "evaluation_metrics",
+                    "evaluation_tables",
+                    "training_data",
+                    "new_samples",
+                ],
+                "episode_summary",
+                name="summarize_episode",
+            ),
         ]
     )
     return Pipeline(
@@ -186,6 +212,7 @@ def _episode(episode: int) -> Pipeline:
             **SHARED_INPUTS,
             "config": f"{NAMESPACE}.config",
             "loop_training_config": f"{NAMESPACE}.training_config",
+            "tracking": f"{NAMESPACE}.tracking",
             "evaluation_config": f"{NAMESPACE}.evaluation_config",
             "student_base": f"{NAMESPACE}.student_base",
             "teacher_task_eval": f"{NAMESPACE}.teacher_task_eval",
@@ -216,24 +243,16 @@ def _best(n_episodes: int) -> Pipeline:
 
 
 def _report(n_episodes: int) -> Pipeline:
-    """Tabulate and plot every episode's metrics and dataset size, after the best is picked,
-    and log the table.
-
-    The datasets are each episode's ``training_data`` and ``new_samples`` (the last episode's
-    ``next_training_data``, i.e. ``iterative.episode_{n+1}.training_data``, stays a free output
-    of the pipeline).
-    """
-    episodes = range(1, n_episodes + 1)
-    inputs = {
-        **{f"report_{n}": f"{episode_namespace(n)}.evaluation_metrics" for n in episodes},
-        **{f"dataset_{n}": f"{episode_namespace(n)}.training_data" for n in episodes},
-        **{f"new_samples_{n}": f"{episode_namespace(n)}.new_samples" for n in episodes},
+    """Tabulate and plot every episode's summary, after the best is picked, and log the table."""
+    summaries = {
+        f"episode_summary_{n}": f"{episode_namespace(n)}.episode_summary"
+        for n in range(1, n_episodes + 1)
     }
     return Pipeline(
         [
             Node(
-                _bind(report_episodes, n_episodes=n_episodes),
-                ["summary", *inputs],
+                report_episodes,
+                ["summary", *summaries],
                 ["episode_metrics", "metrics_plot", "dataset_growth_plot", "episode_report"],
                 name="report_episodes",
             ),
@@ -243,7 +262,7 @@ def _report(n_episodes: int) -> Pipeline:
             Node(log_episode_report, "episode_report", None, name="log_episode_report"),
         ],
         namespace=NAMESPACE,
-        inputs=inputs,
+        inputs=summaries,
     )
 
 

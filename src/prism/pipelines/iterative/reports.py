@@ -1,8 +1,13 @@
-"""The iterative loop's reports: the best episode, and the table and plots of every episode.
+"""The iterative loop's reports: one summary per episode, the best episode, and the table and
+plots of all of them.
 
-After the last episode :func:`select_best_episode` ranks the episodes by the objective
-(``best_model`` links the best), and :func:`report_episodes` tabulates and plots every episode.
-Plain functions: ``pipeline.py`` wires them.
+:func:`summarize_episode` gathers what an episode did into one JSON record
+(``episode_N/episode_summary.json``): its metrics, its dataset's growth, its training and the
+per-sample metrics of every split. wandb logs that record as the episode's step
+(:class:`prism.hooks.WandbEpisodeHook`). After the last episode :func:`select_best_episode`
+ranks the episodes by the objective (``best_model`` links the best), and
+:func:`report_episodes` tabulates and plots the records of every episode. Plain functions:
+``pipeline.py`` wires them.
 """
 
 from __future__ import annotations
@@ -23,8 +28,111 @@ from prism.values import is_finite_number
 
 logger = logging.getLogger(__name__)
 
+#: Values of an episode's ``training_metrics`` that its summary keeps, by the name the summary
+#: gives them (wandb logs them as ``training/<name>``).
+TRAINING_VALUES = {
+    "loss_first": "train_loss_first",
+    "loss_last": "train_loss_last",
+    "val_loss_before": "val_loss_before",
+    "val_loss_after": "val_loss_after",
+    "steps": "steps",
+    "seconds": "train_seconds",
+    "tokens_per_second": "tokens_per_second",
+}
+#: Per-sample metrics of the evaluation's ``samples`` table that a summary keeps, by split.
+SAMPLE_METRICS = ("accuracy", "loss")
 
-# ---------------------------------------------------------------------------------- best
+#: Metrics drawn by :func:`plot_episode_metrics`, in the table's column order: the token
+#: metrics of each split, then the closed-loop ones.
+LOSS_METRICS = ("train/mean_loss", "eval/mean_loss", "held_out/mean_loss")
+ACCURACY_METRICS = ("train/mean_accuracy", "eval/mean_accuracy", "held_out/mean_accuracy")
+TASK_SERIES = ("task/accuracy", "teacher/task_accuracy")
+_METRIC_ORDER = (
+    *LOSS_METRICS,
+    *ACCURACY_METRICS,
+    "task/accuracy",
+    "task/valid_rate",
+    "teacher/task_accuracy",
+    "task/of_teacher",
+)
+
+
+# ---------------------------------------------------------------------------------- episode
+def summarize_episode(
+    training_metrics: Mapping[str, Any],
+    evaluation_metrics: Mapping[str, Any],
+    evaluation_tables: Mapping[str, Sequence[Mapping[str, Any]]],
+    samples: Sequence[Mapping[str, Any]],
+    new_samples: Sequence[Mapping[str, Any]],
+    episode: int,
+) -> dict[str, Any]:
+    """What one episode did, as one JSON record; only finite numbers are kept.
+
+    Args:
+        training_metrics: the episode's training metrics (``train_loss_first`` ...,
+            ``train_losses``).
+        evaluation_metrics: the episode's evaluation report (``{"metrics": ...}``).
+        evaluation_tables: the evaluation's tables; ``samples`` has a row per sample and split.
+        samples: the dataset the episode trained on.
+        new_samples: the samples it generated and added.
+        episode: the episode's number.
+
+    Returns:
+        ``episode``; ``metrics`` (every metric of the report); ``dataset`` (``size`` trained
+        on, ``new_samples``, ``next_size``); ``training`` (the :data:`TRAINING_VALUES`);
+        ``loss_curve`` (``[optimizer step, loss]`` rows); ``samples``
+        (``{split: {"accuracy": [...], "loss": [...]}}``, the per-sample values).
+    """
+    metrics = {
+        k: float(v)
+        for k, v in (evaluation_metrics.get("metrics") or {}).items()
+        if is_finite_number(v)
+    }
+    training = {
+        name: training_metrics[key]
+        for name, key in TRAINING_VALUES.items()
+        if is_finite_number(training_metrics.get(key))
+    }
+    return {
+        "episode": episode,
+        "metrics": metrics,
+        "dataset": {
+            "size": len(samples),
+            "new_samples": len(new_samples),
+            "next_size": len(samples) + len(new_samples),
+        },
+        "training": training,
+        "loss_curve": _loss_curve(training_metrics),
+        "samples": _per_sample_values(evaluation_tables),
+    }
+
+
+def _loss_curve(metrics: Mapping[str, Any]) -> list[list[float]]:
+    # The Trainer logs every logging_steps optimizer steps: spread the losses over the steps.
+    losses = [float(v) for v in metrics.get("train_losses") or [] if is_finite_number(v)]
+    if not losses:
+        return []
+    steps = metrics.get("steps") if is_finite_number(metrics.get("steps")) else len(losses)
+    return [[round((i + 1) * steps / len(losses)), loss] for i, loss in enumerate(losses)]
+
+
+def _per_sample_values(
+    tables: Mapping[str, Sequence[Mapping[str, Any]]],
+) -> dict[str, dict[str, list[float]]]:
+    by_split: dict[str, dict[str, list[float]]] = {}
+    for row in tables.get("samples", []):
+        split = by_split.setdefault(str(row.get("split")), {name: [] for name in SAMPLE_METRICS})
+        for name, values in split.items():
+            if is_finite_number(row.get(name)):
+                values.append(float(row[name]))
+    return {
+        split: {name: values for name, values in metrics.items() if values}
+        for split, metrics in by_split.items()
+        if any(metrics.values())
+    }
+
+
+# ---------------------------------------------------------------------------------- the loop
 def select_best_episode(
     config: IterativeConfig, *reports: Mapping[str, Any]
 ) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -87,46 +195,26 @@ def select_best_episode(
     return selection, summary
 
 
-# ---------------------------------------------------------------------------------- report
-#: Metrics drawn by :func:`plot_episode_metrics`, in the table's column order: the token
-#: metrics of each split, then the closed-loop ones.
-LOSS_METRICS = ("train/mean_loss", "eval/mean_loss", "held_out/mean_loss")
-ACCURACY_METRICS = ("train/mean_accuracy", "eval/mean_accuracy", "held_out/mean_accuracy")
-TASK_SERIES = ("task/accuracy", "teacher/task_accuracy")
-_METRIC_ORDER = (
-    *LOSS_METRICS,
-    *ACCURACY_METRICS,
-    "task/accuracy",
-    "task/valid_rate",
-    "teacher/task_accuracy",
-    "task/of_teacher",
-)
-
-
 def report_episodes(
-    summary: Mapping[str, Any], *episodes: Any, n_episodes: int
+    summary: Mapping[str, Any], *episodes: Mapping[str, Any]
 ) -> tuple[pd.DataFrame, Figure, Figure, str]:
     """The loop's report after the last episode: a table and two plots, one point per episode.
 
     Args:
         summary: the output of :func:`select_best_episode` (objective, best episode).
-        episodes: each episode's evaluation metrics report, then each episode's dataset (what
-            it trained on), then each episode's new samples; ``n_episodes`` of each, episode 1
-            first.
-        n_episodes: the number of episodes.
+        episodes: each episode's summary (:func:`summarize_episode`), episode 1 first.
 
     Returns:
         The table (:func:`tabulate_episodes`), the metrics plot, the dataset growth plot, and
         the table's main columns as text (for :func:`log_episode_report`).
+
+    Raises:
+        ValueError: the summaries are not those of episodes 1, 2, ... in order.
     """
-    if len(episodes) != 3 * n_episodes:
-        raise ValueError(f"expected 3 x {n_episodes} episode inputs, got {len(episodes)}")
-    reports = episodes[:n_episodes]
-    datasets = episodes[n_episodes : 2 * n_episodes]
-    new_samples = episodes[2 * n_episodes :]
-    table = tabulate_episodes(
-        summary, reports, [len(d) for d in datasets], [len(s) for s in new_samples]
-    )
+    numbers = [e.get("episode") for e in episodes]
+    if numbers != list(range(1, len(episodes) + 1)):
+        raise ValueError(f"expected the summaries of episodes 1 to {len(episodes)}, got {numbers}")
+    table = tabulate_episodes(summary, episodes)
     text = format_episode_report(table, summary)
     return table, plot_episode_metrics(table, summary), plot_dataset_growth(table), text
 
@@ -161,28 +249,23 @@ def log_episode_report(report: str) -> None:
 
 
 def tabulate_episodes(
-    summary: Mapping[str, Any],
-    reports: Sequence[Mapping[str, Any]],
-    dataset_sizes: Sequence[int],
-    new_samples: Sequence[int],
+    summary: Mapping[str, Any], episodes: Sequence[Mapping[str, Any]]
 ) -> pd.DataFrame:
-    """One row per episode: ``episode``, ``dataset_size`` (samples trained on),
+    """One row per episode summary: ``episode``, ``dataset_size`` (samples trained on),
     ``new_samples`` (generated and added), ``next_dataset_size``, every metric of the
-    episode's report (``train/mean_loss`` ... ``task/of_teacher``, then any other evaluator's,
-    by name) and ``best`` (the episode ``best_model`` links, by ``objective``)."""
+    episode (``train/mean_loss`` ... ``task/of_teacher``, then any other evaluator's, by name)
+    and ``best`` (the episode ``best_model`` links, by ``objective``)."""
     rows = []
-    for episode, (report, size, new) in enumerate(
-        zip(reports, dataset_sizes, new_samples, strict=True), start=1
-    ):
-        metrics = {k: float(v) for k, v in report.get("metrics", {}).items() if is_finite_number(v)}
+    for episode in episodes:
+        dataset = episode["dataset"]
         rows.append(
             {
-                "episode": episode,
-                "dataset_size": size,
-                "new_samples": new,
-                "next_dataset_size": size + new,
-                **metrics,
-                "best": episode == summary.get("best_episode"),
+                "episode": episode["episode"],
+                "dataset_size": dataset["size"],
+                "new_samples": dataset["new_samples"],
+                "next_dataset_size": dataset["next_size"],
+                **episode["metrics"],
+                "best": episode["episode"] == summary.get("best_episode"),
             }
         )
     fixed = ["episode", "dataset_size", "new_samples", "next_dataset_size"]
