@@ -18,6 +18,7 @@ from prism.pipelines.iterative.nodes import (
     combine_datasets,
     episode_training_config,
     prepare_initial_dataset,
+    record_run,
     sample_generation_priors,
     select_new_samples,
 )
@@ -92,6 +93,33 @@ def test_the_episodes_report_nowhere_while_the_loop_logs_to_wandb(loop, episode)
     assert training.report_to == loop  # the loop's own config is left as it was
 
 
+def test_the_run_record_holds_the_fingerprint_and_what_may_change():
+    config = IterativeConfig(n_episodes=3, objective="task/accuracy", objective_type="min")
+    fingerprint = {"seed": 42, "training": {"epochs": 1}}
+    record, same_config, evaluation = record_run(config, "evaluation", fingerprint, {})
+    assert same_config is config and evaluation == "evaluation"
+    assert record == {
+        "fingerprint": fingerprint,
+        "hash": record["hash"],
+        "n_episodes": 3,
+        "objective": "task/accuracy",
+        "objective_type": "min",
+    }
+    assert len(record["hash"]) == 16
+    assert list(record) == ["fingerprint", "hash", "n_episodes", "objective", "objective_type"]
+
+
+def test_generation_config_makes_n_batch_rollouts_seeded_by_the_priors():
+    config = IterativeConfig.from_params(
+        {"n_batch": 5, "tasks_per_sample": 2, "graphs_per_sample": 2}
+    )
+    assert (config.n_scenes, config.n_priors) == (3, 2)
+    generation = config.generation_config({"workers": 2}, episode=1, priors=["a", "b"])
+    assert generation.n_samples == 3 and generation.n_tasks == 2
+    assert generation.priors == ("a", "a", "b")
+    assert generation.seed != config.generation_config({}, episode=2).seed
+
+
 # ---------------------------------------------------------------------------------- nodes
 def test_prepare_initial_dataset_subsamples_the_first_samples_and_drops_duplicates():
     config = IterativeConfig(initial_dataset_size=2)
@@ -137,6 +165,21 @@ def test_the_pipeline_has_one_namespace_per_episode():
     ]
     with pytest.raises(ValueError, match="n_episodes must be a positive integer"):
         create_pipeline(0)
+
+
+def test_nothing_runs_before_the_checks_but_what_writes_nothing():
+    """The inputs and the endpoints are checked and the run is recorded before any file is
+    written: every node but the checks runs after record_run, except one that makes only the
+    in-memory TrainConfig of the loop's (checked) training parameters."""
+    pipeline = create_pipeline(2)
+    checks = {"iterative.check_iterative_inputs", "iterative.check_endpoints"}
+    record = next(n for n in pipeline.nodes if n.name == "iterative.record_run")
+    assert {"iterative.checked_config", "iterative.endpoints"} <= set(record.inputs)
+    after = {n.name for n in pipeline.from_nodes("iterative.record_run").nodes}
+    before = {n.name for n in pipeline.nodes} - after - checks
+    assert before == {"iterative.check_training_inputs"}
+    (config_node,) = (n for n in pipeline.nodes if n.name in before)
+    assert config_node.outputs == ["iterative.training_config"]  # a MemoryDataset
 
 
 def test_the_hook_hands_n_episodes_of_the_run_to_the_registry(monkeypatch):

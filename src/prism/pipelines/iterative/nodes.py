@@ -1,10 +1,11 @@
 """Nodes of the iterative loop that the generation, training and evaluation pipelines lack.
 
 The loop reuses those pipelines' nodes for the work itself (training, evaluation, rollouts);
-these nodes check the parameters, prepare the initial dataset, make each episode's training
-configuration, pick the examples that seed each episode's generation and merge the new samples into the next episode's dataset. The best
-episode and the reports are :mod:`prism.pipelines.iterative.reports`'s. Plain functions:
-``pipeline.py`` wires them to catalog entries.
+these nodes check the parameters and the endpoints, record the run, prepare the initial dataset,
+make each episode's training configuration, pick the examples that seed each episode's
+generation and merge the new samples into the next episode's dataset. The best episode and the
+reports are :mod:`prism.pipelines.iterative.reports`'s. Plain functions: ``pipeline.py`` wires
+them to catalog entries.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from typing import Any
 
 from prism.formats.conversations import dedupe, prior_prompt
 from prism.formats.eval_tasks import EvalSuite
-from prism.formats.json_store import JsonStore
 from prism.pipelines.evaluation.nodes import EvaluationConfig, check_evaluation_inputs
 from prism.pipelines.generation.config import GenerationConfig
 from prism.pipelines.generation.nodes import check_endpoints
@@ -40,9 +40,6 @@ from prism.values import is_finite_number
 
 logger = logging.getLogger(__name__)
 
-#: Key of the run record in the output directory (``<output_dir>/iterative_run.json``).
-RUN_RECORD_KEY = "iterative_run"
-
 
 # ---------------------------------------------------------------------------------- checks
 def check_iterative_inputs(
@@ -53,19 +50,17 @@ def check_iterative_inputs(
     initial_data: Sequence[Mapping[str, Any]],
     held_out_data: Sequence[Mapping[str, Any]] | None,
     eval_tasks: EvalSuite,
-    run_record: JsonStore,
-    credentials: Mapping[str, Any],
+    previous_run: Mapping[str, Any] | None,
     built_episodes: int,
-) -> tuple[IterativeConfig, EvaluationConfig, dict[str, Any]]:
+) -> tuple[IterativeConfig, EvaluationConfig, dict[str, Any], dict[str, Any]]:
     """Check every parameter and input file before anything is written.
 
-    Every other node of the loop depends on this one. Besides the values themselves it checks
-    that the sampler and evaluators are installed, that some evaluator reports ``objective``,
-    that an endpoint teacher or scene generator answers, and that ``output_dir`` holds no run
-    made with other parameters (a run may be continued, e.g. with more episodes, but never
-    overwritten by a different one; how an endpoint is reached, its ``base_url``, key and
-    timeouts, may change). Last, it records this run's parameters in
-    ``<output_dir>/iterative_run.json``.
+    Every other node of the loop depends on this one (through :func:`record_run`). Besides the
+    values themselves it checks that the sampler and evaluators are installed, that some
+    evaluator reports ``objective``, and that ``output_dir`` holds no run made with other
+    parameters (a run may be continued, e.g. with more episodes, but never overwritten by a
+    different one; how an endpoint is reached, its ``base_url``, key and timeouts, may
+    change). Whether the endpoints answer is :func:`check_generation_endpoints`'s to check.
 
     Args:
         params: the ``iterative`` parameters.
@@ -74,13 +69,14 @@ def check_iterative_inputs(
         initial_data: the loaded ``initial_data`` file.
         held_out_data: the loaded ``held_out_data`` file, ``None`` when not given.
         eval_tasks: the loaded eval task file.
-        run_record: the output directory as a record store.
-        credentials: Kedro credentials (``conf/local/credentials.yml``) for endpoints.
+        previous_run: the record of the run already in ``output_dir``
+            (``<output_dir>/iterative_run.json``), ``None`` when there is none.
         built_episodes: the number of episodes the pipeline was built with.
 
     Returns:
-        The loop's configuration, the evaluation configuration, and the training parameters
-        (before the per-episode run name).
+        The loop's configuration, the evaluation configuration, the training parameters
+        (before the per-episode run name), and the run's fingerprint (what
+        :func:`record_run` records).
 
     Raises:
         IterativeConfigError: a wrong value, naming the parameter.
@@ -99,8 +95,7 @@ def check_iterative_inputs(
     base_model = str(training_params.get("base_model", ""))
     if base_model.lower() != BUILTIN:
         resolve_base_model(base_model)  # a missing shipped base or a bad path fails now
-    # raises naming the generation parameter
-    first_generation = config.generation_config(generation, episode=1)
+    config.generation_config(generation, episode=1)  # raises naming the generation parameter
 
     evaluation_params = {**dict(evaluation), "skip_eval_tasks": config.skip_eval_tasks}
     evaluation_config = check_evaluation_inputs(
@@ -135,25 +130,13 @@ def check_iterative_inputs(
             "evaluation": evaluation_params,
         },
     )
-    previous = run_record.get(RUN_RECORD_KEY)
-    if previous is not None and previous.get("fingerprint") != fingerprint:
-        changes = fingerprint_changes(previous.get("fingerprint") or {}, fingerprint)
+    if previous_run is not None and previous_run.get("fingerprint") != fingerprint:
+        changes = fingerprint_changes(previous_run.get("fingerprint") or {}, fingerprint)
         raise IterativeConfigError(
             f"output_dir {config.output_dir} holds an iterative run made with other parameters "
             f"({'; '.join(changes[:8]) or 'unknown differences'}); continue it with the same "
             "parameters (n_episodes and the objective may change), or pass another output_dir"
         )
-    check_endpoints(first_generation, credentials)  # EndpointError says what to fix
-    run_record.put(
-        RUN_RECORD_KEY,
-        {
-            "fingerprint": fingerprint,
-            "hash": fingerprint_hash(fingerprint),
-            "n_episodes": config.n_episodes,
-            "objective": config.objective,
-            "objective_type": config.objective_type,
-        },
-    )
     logger.info(
         "iterative: %d episode(s) of %d new samples, sampler %s, into %s",
         config.n_episodes,
@@ -161,7 +144,70 @@ def check_iterative_inputs(
         config.sampling_strategy,
         config.output_dir,
     )
-    return config, evaluation_config, training_params
+    return config, evaluation_config, training_params, fingerprint
+
+
+def check_generation_endpoints(
+    config: IterativeConfig, generation: Mapping[str, Any], credentials: Mapping[str, Any]
+) -> dict[str, str]:
+    """Fail now, with the endpoint's own message, if the teacher or the scene generator of the
+    loop's generation is an endpoint that cannot be used (a network call; the local ones have
+    nothing to check).
+
+    Args:
+        config: the loop's configuration, checked by :func:`check_iterative_inputs`.
+        generation: the ``generation`` parameters.
+        credentials: Kedro credentials (``conf/local/credentials.yml``) for endpoints.
+
+    Returns:
+        The kinds of the teacher and the scene generator that were checked.
+
+    Raises:
+        EndpointError: a missing key, an unreachable server, an unknown model.
+    """
+    first_generation = config.generation_config(generation, episode=1)
+    check_endpoints(first_generation, credentials)  # EndpointError says what to fix
+    return {
+        "teacher": first_generation.teacher.kind,
+        "scene_generator": first_generation.scene_generator.kind,
+    }
+
+
+def record_run(
+    config: IterativeConfig,
+    evaluation_config: EvaluationConfig,
+    fingerprint: Mapping[str, Any],
+    endpoints: Mapping[str, str],
+) -> tuple[dict[str, Any], IterativeConfig, EvaluationConfig]:
+    """Record the run's parameters (``<output_dir>/iterative_run.json``) once its inputs and
+    endpoints are checked, and hand its configuration on.
+
+    Every other node takes the configuration from here, so nothing is written before the run
+    is recorded: a run killed at any point is continued, or refused, by that record.
+
+    Args:
+        config: the loop's configuration.
+        evaluation_config: the evaluation configuration.
+        fingerprint: what the run's outputs depend on (:meth:`IterativeConfig.fingerprint`).
+        endpoints: what :func:`check_generation_endpoints` checked.
+
+    Returns:
+        The run record, and the configuration and evaluation configuration unchanged.
+    """
+    record = {
+        "fingerprint": dict(fingerprint),
+        "hash": fingerprint_hash(fingerprint),
+        "n_episodes": config.n_episodes,
+        "objective": config.objective,
+        "objective_type": config.objective_type,
+    }
+    logger.info(
+        "iterative: run %s recorded (teacher %s, scene generator %s)",
+        record["hash"],
+        endpoints.get("teacher"),
+        endpoints.get("scene_generator"),
+    )
+    return record, config, evaluation_config
 
 
 #: Endpoint settings that decide how a server is reached, not what it answers: a run may be

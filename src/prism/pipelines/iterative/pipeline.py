@@ -13,12 +13,13 @@ namespace ``iterative.episode_N`` and chained::
 and each episode ends with its summary (``episode_N/episode_summary.json``: what wandb logs
 for it, and the row of the report).
 
-Before the episodes: one node checks every parameter and input (and records the run), one
-makes ``iterative.tracking``, what the loop's wandb run is opened with, one writes the initial
-dataset (``dataset_episode_0.json``, which is also episode 1's dataset), one prepares the
-student base all episodes share (with the loop's ``training_config``, its training parameters
-checked), and one scores the teacher on the eval tasks. Each episode trains with its own
-``training_config`` (the loop's, with its run name). After the episodes one node ranks the
+Before the episodes: one node checks every parameter and input, one that the endpoint teacher
+or scene generator answers, and one records the run (``iterative_run.json``) and hands the
+checked configuration to every other node, so nothing is written before. Then one writes the
+initial dataset (``dataset_episode_0.json``, which is also episode 1's dataset), one prepares
+the student base all episodes share, one scores the teacher on the eval tasks, and one makes
+``iterative.tracking``, what the loop's wandb run is opened with. Each episode trains with its
+own ``training_config`` (the loop's, with its run name). After the episodes one node ranks the
 episodes by ``objective`` and links ``best_model``, and the last two report every episode from
 their summaries: ``episode_metrics`` (a table, one row per episode, also logged),
 ``metrics_plot`` (loss, accuracy and task success per episode, the teacher's too) and
@@ -38,11 +39,13 @@ from kedro.pipeline import Node, Pipeline
 
 from prism.pipelines import CREDENTIALS_DATASET, evaluation, generation, training
 from prism.pipelines.iterative.nodes import (
+    check_generation_endpoints,
     check_iterative_inputs,
     combine_datasets,
     episode_generation_config,
     episode_training_config,
     prepare_initial_dataset,
+    record_run,
     sample_generation_priors,
     select_new_samples,
 )
@@ -99,8 +102,8 @@ def create_pipeline(n_episodes: int) -> Pipeline:
 
 
 def _setup(n_episodes: int) -> Pipeline:
-    """Check the inputs, write the initial dataset, prepare the student base, score the
-    teacher, and say how the loop is tracked."""
+    """Check the inputs and the endpoints, record the run, write the initial dataset, prepare
+    the student base, score the teacher, and say how the loop is tracked."""
     base = training.create_pipeline(build_base=True).only_nodes("prepare_student_base")
     nodes = Pipeline(
         [
@@ -114,11 +117,29 @@ def _setup(n_episodes: int) -> Pipeline:
                     "initial_data",
                     "held_out_data",
                     "eval_tasks",
-                    "run_record",
-                    CREDENTIALS_DATASET,
+                    "previous_run",
                 ],
-                ["config", "evaluation_config", "training_params"],
+                [
+                    "checked_config",
+                    "checked_evaluation_config",
+                    "training_params",
+                    "run_fingerprint",
+                ],
                 name="check_iterative_inputs",
+            ),
+            Node(
+                check_generation_endpoints,
+                ["checked_config", "params:generation", CREDENTIALS_DATASET],
+                "endpoints",
+                name="check_endpoints",
+            ),
+            # The only node after the checks that takes their configuration: every other one
+            # takes it from here, so nothing is written before the run is recorded.
+            Node(
+                record_run,
+                ["checked_config", "checked_evaluation_config", "run_fingerprint", "endpoints"],
+                ["run_record", "config", "evaluation_config"],
+                name="record_run",
             ),
             Node(
                 loop_tracking,
