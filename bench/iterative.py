@@ -4,9 +4,9 @@ Runs the loop on the project's defaults (5 episodes of 10 new samples, the shipp
 the oracle teacher; about 10+ minutes on 2 cores) in a temporary copy of the project, and prints
 per episode
 
-* the wall time of its nodes by stage: **train** (load, split, fine-tune), **evaluate** (token
-  metrics, closed-loop tasks, tables, plot) and **generate** (sample priors, teacher rollouts,
-  select and combine);
+* the wall time of its nodes by stage: **train** (its configuration, load, split, fine-tune),
+  **evaluate** (token metrics, closed-loop tasks, tables, plot, the episode's summary) and
+  **generate** (sample priors, teacher rollouts, select and combine);
 * **I/O**: loading and saving its catalog datasets (models, datasets, reports), which Kedro does
   outside the nodes;
 * **other**: the rest of the episode's wall time, outside nodes and I/O: hooks (wandb logging
@@ -15,9 +15,9 @@ per episode
   success against the teacher's on the same tasks, and the process's peak memory so far
   (``resource.getrusage``: the process itself, and its finished child processes).
 
-Setup (input checks, initial dataset, student base, the teacher's score) and the end (best
-model, report) get rows of their own; their ``other`` includes the session start before the
-first node and the hooks after the last. Timing is by a Kedro hook registered for the run
+Setup (input and endpoint checks, the run record, initial dataset, student base, the teacher's
+score) and the end (best model, report) get rows of their own; their ``other`` includes the
+session start before the first node and the hooks after the last. Timing is by a Kedro hook registered for the run
 (``before_node_run`` / ``after_node_run`` and the dataset load/save hooks); the run total is
 the wall time of ``session.run``.
 
@@ -54,12 +54,18 @@ from kedro.framework.hooks import hook_impl  # noqa: E402
 #: Nodes of an episode (``iterative.episode_N.<name>``) by stage; others count as ``other``.
 STAGES = {
     "train": (
-        "episode_training_params",
+        "episode_training_config",
         "load_training_samples",
         "split_train_val",
         "train_student",
     ),
-    "evaluate": ("evaluate_student", "summarize_evaluation", "sample_table", "plot_samples"),
+    "evaluate": (
+        "evaluate_student",
+        "summarize_evaluation",
+        "sample_table",
+        "plot_samples",
+        "summarize_episode",
+    ),
     "generate": (
         "sample_generation_priors",
         "episode_generation_config",

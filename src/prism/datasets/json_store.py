@@ -43,7 +43,33 @@ class AtomicJSONDataset(_KedroJSONDataset):
 
     The stock dataset writes in place, so a run killed while saving leaves a truncated file that
     the next run cannot read. Other filesystems (s3, gcs, ...) save as the stock dataset does.
+
+    With ``missing_ok: true`` a missing file loads as ``None``: a pipeline declares one file twice,
+    as an optional input (what an earlier run left) and as an output (what this run writes), as
+    the iterative loop's ``iterative.previous_run`` / ``iterative.run_record`` do.
+
+    Example catalog entry::
+
+        iterative.previous_run:
+          type: prism.datasets.AtomicJSONDataset
+          filepath: output/iterative_training/iterative_run.json
+          missing_ok: true
     """
+
+    def __init__(self, *, missing_ok: bool = False, **kwargs: Any) -> None:
+        """Create the dataset: ``missing_ok`` and kedro-datasets' ``JSONDataset`` arguments
+        (``filepath``, ``save_args``, ``metadata``, ...)."""
+        super().__init__(**kwargs)
+        self._missing_ok = missing_ok
+
+    def _describe(self) -> dict[str, Any]:
+        return {**super()._describe(), "missing_ok": self._missing_ok}
+
+    def load(self) -> Any:
+        """The parsed file; ``None`` when it is missing and ``missing_ok`` is set."""
+        if self._missing_ok and not self._exists():
+            return None
+        return super().load()
 
     def save(self, data: Any) -> None:
         if self._protocol != "file":

@@ -26,9 +26,7 @@ from typing import Any
 CONFIDENCE = 0.95
 
 
-def wilson_interval(
-    successes: int, n: int, confidence: float = CONFIDENCE
-) -> tuple[float, float]:
+def wilson_interval(successes: int, n: int, confidence: float = CONFIDENCE) -> tuple[float, float]:
     """The Wilson score interval of a success rate ``successes / n``.
 
     Unlike the normal approximation it stays inside [0, 1] and is not empty at 0 or ``n``

@@ -13,13 +13,16 @@ from prism.pipelines.iterative import IterativeConfig, IterativeConfigError, cre
 from prism.pipelines.iterative import episodes as episode_module
 from prism.pipelines.iterative.nodes import (
     combine_datasets,
-    episode_training_params,
+    episode_training_config,
     prepare_initial_dataset,
+    record_run,
     sample_generation_priors,
-    select_best_episode,
     select_new_samples,
 )
+from prism.pipelines.iterative.tracking import loop_tracking
+from prism.pipelines.training.nodes import check_training_inputs
 from prism.scenes.base import Prior
+from prism.training.config import TrainConfig
 from prism.training.errors import TrainConfigError
 
 
@@ -57,12 +60,51 @@ def test_training_flags_override_the_training_parameters():
         {"epochs": 1, "r": 8, "val_frac": 0.2, "seed": 7, "training": {"learning_rate": 1e-4}}
     )
     base = config.training_params({"epochs": 3, "r": 16, "base_model": "builtin"})
-    params = episode_training_params(config, base, episode=2)
+    tracking = loop_tracking(config, {**base, "report_to": "none"}, {}, {})
+    params = episode_training_config(
+        config, check_training_inputs(base), tracking, episode=2
+    ).to_dict()
     assert params["epochs"] == 1 and params["r"] == 8 and params["base_model"] == "builtin"
     assert params["val_frac"] == 0.2 and params["seed"] == 7 and params["learning_rate"] == 1e-4
     assert params["name"] == "iterative_model_episode_2"
     with pytest.raises(TrainConfigError, match="lr"):
         IterativeConfig.from_params({"training": {"lr": 1}}).training_params({})
+
+
+@pytest.mark.parametrize(
+    ("loop", "episode"),
+    [("wandb", "none"), ("none", "none"), ("tensorboard", "tensorboard")],
+)
+def test_the_episodes_report_nowhere_while_the_loop_logs_to_wandb(loop, episode):
+    """The Trainer would log into the loop's wandb run and break its steps (one per episode)."""
+    config = IterativeConfig(name="loop")
+    training = TrainConfig(report_to=loop, name="loop")
+    tracking = loop_tracking(config, training.to_dict(), {}, {})
+    assert tracking.logs_to_wandb is (loop == "wandb")
+    episode_config = episode_training_config(config, training, tracking, episode=3)
+    # the episode's config is the loop's but for its run name and reporting
+    assert episode_config.to_dict() == {
+        **training.to_dict(),
+        "name": "loop_episode_3",
+        "report_to": episode,
+    }
+    assert training.report_to == loop  # the loop's own config is left as it was
+
+
+def test_the_run_record_holds_the_fingerprint_and_what_may_change():
+    config = IterativeConfig(n_episodes=3, objective="task/accuracy", objective_type="min")
+    fingerprint = {"seed": 42, "training": {"epochs": 1}}
+    record, same_config, evaluation = record_run(config, "evaluation", fingerprint, {})
+    assert same_config is config and evaluation == "evaluation"
+    assert record == {
+        "fingerprint": fingerprint,
+        "hash": record["hash"],
+        "n_episodes": 3,
+        "objective": "task/accuracy",
+        "objective_type": "min",
+    }
+    assert len(record["hash"]) == 16
+    assert list(record) == ["fingerprint", "hash", "n_episodes", "objective", "objective_type"]
 
 
 def test_generation_config_makes_n_batch_rollouts_seeded_by_the_priors():
@@ -122,21 +164,6 @@ def test_new_samples_are_at_most_n_batch_and_never_known_ones():
     assert [s["id"] for s in combined] == [s["id"] for s in SAMPLES]
 
 
-def test_best_episode_by_objective_and_objective_type():
-    reports = [
-        {"metrics": {"eval/mean_accuracy": 0.2}},
-        {"metrics": {"eval/mean_accuracy": 0.6}},
-        {"metrics": {}, "errors": {"token_metrics": "boom"}},
-    ]
-    best, summary = select_best_episode(IterativeConfig(objective_type="max"), *reports)
-    assert best["episode"] == 2 and summary["best_episode"] == 2
-    assert [e["objective"] for e in summary["episodes"]] == [0.2, 0.6, None]
-    best, _ = select_best_episode(IterativeConfig(objective_type="min"), *reports)
-    assert best["episode"] == 1
-    with pytest.raises(IterativeConfigError, match=r"reported by no episode.*boom"):
-        select_best_episode(IterativeConfig(), reports[2])
-
-
 # ---------------------------------------------------------------------------------- shape
 def test_the_pipeline_has_one_namespace_per_episode():
     pipeline = create_pipeline(3)
@@ -148,11 +175,26 @@ def test_the_pipeline_has_one_namespace_per_episode():
         "iterative.episode_2.training_samples",
         "iterative.episode_2.training_split",
         "iterative.student_base",
-        "iterative.episode_2.training_params",
+        "iterative.episode_2.training_config",
         "iterative.episode_2.training_checkpoints",
     ]
     with pytest.raises(ValueError, match="n_episodes must be a positive integer"):
         create_pipeline(0)
+
+
+def test_nothing_runs_before_the_checks_but_what_writes_nothing():
+    """The inputs and the endpoints are checked and the run is recorded before any file is
+    written: every node but the checks runs after record_run, except one that makes only the
+    in-memory TrainConfig of the loop's (checked) training parameters."""
+    pipeline = create_pipeline(2)
+    checks = {"iterative.check_iterative_inputs", "iterative.check_endpoints"}
+    record = next(n for n in pipeline.nodes if n.name == "iterative.record_run")
+    assert {"iterative.checked_config", "iterative.endpoints"} <= set(record.inputs)
+    after = {n.name for n in pipeline.from_nodes("iterative.record_run").nodes}
+    before = {n.name for n in pipeline.nodes} - after - checks
+    assert before == {"iterative.check_training_inputs"}
+    (config_node,) = (n for n in pipeline.nodes if n.name in before)
+    assert config_node.outputs == ["iterative.training_config"]  # a MemoryDataset
 
 
 def test_the_hook_hands_n_episodes_of_the_run_to_the_registry(monkeypatch):

@@ -6,8 +6,13 @@ import pytest
 
 from prism.formats.errors import DataFormatError
 from prism.pipelines.training import create_pipeline
-from prism.pipelines.training.nodes import load_training_samples, split_train_val
-from prism.training.errors import EmptyTrainingDataError
+from prism.pipelines.training.nodes import (
+    check_training_inputs,
+    load_training_samples,
+    split_train_val,
+)
+from prism.training.config import TrainConfig
+from prism.training.errors import EmptyTrainingDataError, TrainConfigError
 
 
 def test_samples_in_any_supported_format_get_ids() -> None:
@@ -30,12 +35,19 @@ def test_invalid_records_name_the_sample_and_field() -> None:
         load_training_samples([{"conversations": [{"role": "bot", "value": "hi"}]}])
 
 
-def test_split_reads_val_frac_and_seed_from_parameters() -> None:
+def test_the_parameters_are_checked_once_into_a_train_config() -> None:
+    config = check_training_inputs({"val_frac": 0.2, "seed": 1, "builtin_model": {"seed": 3}})
+    assert isinstance(config, TrainConfig) and config.builtin_model.seed == 3
+    with pytest.raises(TrainConfigError, match=r"TrainConfig.val_frac"):
+        check_training_inputs({"val_frac": 1.5})
+    with pytest.raises(TrainConfigError, match=r"unknown key\(s\) \['lr'\]"):
+        check_training_inputs({"lr": 1e-4})
+
+
+def test_split_reads_val_frac_and_seed_from_the_config() -> None:
     samples = [{"id": f"{i:04d}", "conversations": []} for i in range(100)]
-    split = split_train_val(samples, {"val_frac": 0.2, "seed": 1})
+    split = split_train_val(samples, TrainConfig(val_frac=0.2, seed=1))
     assert split["seed"] == 1 and 8 <= len(split["val"]) <= 35
-    with pytest.raises(ValueError, match=r"TrainConfig.val_frac"):
-        split_train_val(samples, {"val_frac": 1.5})
 
 
 def test_every_input_and_output_is_a_catalog_name() -> None:
@@ -47,6 +59,7 @@ def test_every_input_and_output_is_a_catalog_name() -> None:
         "training_checkpoints",
     }
     assert pipeline.all_outputs() == {
+        "training_config",
         "training_samples",
         "training_split",
         "student_base",
@@ -64,3 +77,12 @@ def test_episodes_can_share_one_base() -> None:
         "training_checkpoints",
     }
     assert "prepare_student_base" not in {node.name for node in pipeline.nodes}
+
+
+def test_every_node_after_the_check_takes_the_typed_config() -> None:
+    nodes = {node.name: node for node in create_pipeline().nodes}
+    for name in ("split_train_val", "train_student", "prepare_student_base"):
+        assert (
+            "training_config" in nodes[name].inputs and "params:training" not in nodes[name].inputs
+        )
+    assert nodes["check_training_inputs"].inputs == ["params:training"]

@@ -186,7 +186,7 @@ class IterativeConfig:
 
     def training_params(self, base: Mapping[str, Any]) -> dict[str, Any]:
         """The ``training`` parameters with the loop's overrides, checked by ``TrainConfig``
-        (each episode names its run ``<name>_episode_N``: ``nodes.episode_training_params``).
+        (each episode names its run ``<name>_episode_N``: ``nodes.episode_training_config``).
 
         Args:
             base: the project's ``training`` parameters.

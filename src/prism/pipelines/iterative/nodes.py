@@ -1,31 +1,25 @@
 """Nodes of the iterative loop that the generation, training and evaluation pipelines lack.
 
 The loop reuses those pipelines' nodes for the work itself (training, evaluation, rollouts);
-these nodes check the parameters, prepare the initial dataset, pick the examples that seed each
-episode's generation, merge the new samples into the next episode's dataset, pick the best
-episode and report every episode in a table and two plots. Plain functions: ``pipeline.py``
-wires them to catalog entries.
+these nodes check the parameters and the endpoints, record the run, prepare the initial dataset,
+make each episode's training configuration, pick the examples that seed each episode's
+generation and merge the new samples into the next episode's dataset. The best episode and the
+reports are :mod:`prism.pipelines.iterative.reports`'s. Plain functions: ``pipeline.py`` wires
+them to catalog entries.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import random
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
-import pandas as pd
-from matplotlib.figure import Figure
-
 from prism.config import fingerprint as fingerprint_hash
 from prism.formats.conversations import dedupe
 from prism.formats.eval_tasks import EvalSuite
-from prism.formats.json_store import JsonStore
 from prism.generation import GenerationConfig, check_endpoints
 from prism.pipelines.evaluation.nodes import EvaluationConfig, check_evaluation_inputs
 from prism.pipelines.iterative.config import (
@@ -33,16 +27,15 @@ from prism.pipelines.iterative.config import (
     IterativeConfigError,
     fingerprint_changes,
 )
+from prism.pipelines.iterative.tracking import LoopTracking
 from prism.plugins import SampleRequest, get_evaluator, get_plugin_manager, get_sampler
 from prism.scenes.base import Prior
 from prism.seeding import derive_seed
 from prism.training.base_models import BUILTIN, resolve_base_model
+from prism.training.config import TrainConfig
 from prism.values import is_finite_number
 
 logger = logging.getLogger(__name__)
-
-#: Key of the run record in the output directory (``<output_dir>/iterative_run.json``).
-RUN_RECORD_KEY = "iterative_run"
 
 
 # ---------------------------------------------------------------------------------- checks
@@ -54,19 +47,17 @@ def check_iterative_inputs(
     initial_data: Sequence[Mapping[str, Any]],
     held_out_data: Sequence[Mapping[str, Any]] | None,
     eval_tasks: EvalSuite,
-    run_record: JsonStore,
-    credentials: Mapping[str, Any],
+    previous_run: Mapping[str, Any] | None,
     built_episodes: int,
-) -> tuple[IterativeConfig, EvaluationConfig, dict[str, Any]]:
+) -> tuple[IterativeConfig, EvaluationConfig, dict[str, Any], dict[str, Any]]:
     """Check every parameter and input file before anything is written.
 
-    Every other node of the loop depends on this one. Besides the values themselves it checks
-    that the sampler and evaluators are installed, that some evaluator reports ``objective``,
-    that an endpoint teacher or scene generator answers, and that ``output_dir`` holds no run
-    made with other parameters (a run may be continued, e.g. with more episodes, but never
-    overwritten by a different one; how an endpoint is reached, its ``base_url``, key and
-    timeouts, may change). Last, it records this run's parameters in
-    ``<output_dir>/iterative_run.json``.
+    Every other node of the loop depends on this one (through :func:`record_run`). Besides the
+    values themselves it checks that the sampler and evaluators are installed, that some
+    evaluator reports ``objective``, and that ``output_dir`` holds no run made with other
+    parameters (a run may be continued, e.g. with more episodes, but never overwritten by a
+    different one; how an endpoint is reached, its ``base_url``, key and timeouts, may
+    change). Whether the endpoints answer is :func:`check_generation_endpoints`'s to check.
 
     Args:
         params: the ``iterative`` parameters.
@@ -75,13 +66,14 @@ def check_iterative_inputs(
         initial_data: the loaded ``initial_data`` file.
         held_out_data: the loaded ``held_out_data`` file, ``None`` when not given.
         eval_tasks: the loaded eval task file.
-        run_record: the output directory as a record store.
-        credentials: Kedro credentials (``conf/local/credentials.yml``) for endpoints.
+        previous_run: the record of the run already in ``output_dir``
+            (``<output_dir>/iterative_run.json``), ``None`` when there is none.
         built_episodes: the number of episodes the pipeline was built with.
 
     Returns:
-        The loop's configuration, the evaluation configuration, and the training parameters
-        (before the per-episode run name).
+        The loop's configuration, the evaluation configuration, the training parameters
+        (before the per-episode run name), and the run's fingerprint (what
+        :func:`record_run` records).
 
     Raises:
         IterativeConfigError: a wrong value, naming the parameter.
@@ -100,8 +92,7 @@ def check_iterative_inputs(
     base_model = str(training_params.get("base_model", ""))
     if base_model.lower() != BUILTIN:
         resolve_base_model(base_model)  # a missing shipped base or a bad path fails now
-    # raises naming the generation parameter
-    first_generation = config.generation_config(generation, episode=1)
+    config.generation_config(generation, episode=1)  # raises naming the generation parameter
 
     evaluation_params = {**dict(evaluation), "skip_eval_tasks": config.skip_eval_tasks}
     evaluation_config = check_evaluation_inputs(
@@ -130,25 +121,13 @@ def check_iterative_inputs(
             "evaluation": evaluation_params,
         },
     )
-    previous = run_record.get(RUN_RECORD_KEY)
-    if previous is not None and previous.get("fingerprint") != fingerprint:
-        changes = fingerprint_changes(previous.get("fingerprint") or {}, fingerprint)
+    if previous_run is not None and previous_run.get("fingerprint") != fingerprint:
+        changes = fingerprint_changes(previous_run.get("fingerprint") or {}, fingerprint)
         raise IterativeConfigError(
             f"output_dir {config.output_dir} holds an iterative run made with other parameters "
             f"({'; '.join(changes[:8]) or 'unknown differences'}); continue it with the same "
             "parameters (n_episodes and the objective may change), or pass another output_dir"
         )
-    check_endpoints(first_generation, credentials)  # EndpointError says what to fix
-    run_record.put(
-        RUN_RECORD_KEY,
-        {
-            "fingerprint": fingerprint,
-            "hash": fingerprint_hash(fingerprint),
-            "n_episodes": config.n_episodes,
-            "objective": config.objective,
-            "objective_type": config.objective_type,
-        },
-    )
     logger.info(
         "iterative: %d episode(s) of %d new samples, sampler %s, into %s",
         config.n_episodes,
@@ -156,7 +135,70 @@ def check_iterative_inputs(
         config.sampling_strategy,
         config.output_dir,
     )
-    return config, evaluation_config, training_params
+    return config, evaluation_config, training_params, fingerprint
+
+
+def check_generation_endpoints(
+    config: IterativeConfig, generation: Mapping[str, Any], credentials: Mapping[str, Any]
+) -> dict[str, str]:
+    """Fail now, with the endpoint's own message, if the teacher or the scene generator of the
+    loop's generation is an endpoint that cannot be used (a network call; the local ones have
+    nothing to check).
+
+    Args:
+        config: the loop's configuration, checked by :func:`check_iterative_inputs`.
+        generation: the ``generation`` parameters.
+        credentials: Kedro credentials (``conf/local/credentials.yml``) for endpoints.
+
+    Returns:
+        The kinds of the teacher and the scene generator that were checked.
+
+    Raises:
+        EndpointError: a missing key, an unreachable server, an unknown model.
+    """
+    first_generation = config.generation_config(generation, episode=1)
+    check_endpoints(first_generation, credentials)  # EndpointError says what to fix
+    return {
+        "teacher": first_generation.teacher.kind,
+        "scene_generator": first_generation.scene_generator.kind,
+    }
+
+
+def record_run(
+    config: IterativeConfig,
+    evaluation_config: EvaluationConfig,
+    fingerprint: Mapping[str, Any],
+    endpoints: Mapping[str, str],
+) -> tuple[dict[str, Any], IterativeConfig, EvaluationConfig]:
+    """Record the run's parameters (``<output_dir>/iterative_run.json``) once its inputs and
+    endpoints are checked, and hand its configuration on.
+
+    Every other node takes the configuration from here, so nothing is written before the run
+    is recorded: a run killed at any point is continued, or refused, by that record.
+
+    Args:
+        config: the loop's configuration.
+        evaluation_config: the evaluation configuration.
+        fingerprint: what the run's outputs depend on (:meth:`IterativeConfig.fingerprint`).
+        endpoints: what :func:`check_generation_endpoints` checked.
+
+    Returns:
+        The run record, and the configuration and evaluation configuration unchanged.
+    """
+    record = {
+        "fingerprint": dict(fingerprint),
+        "hash": fingerprint_hash(fingerprint),
+        "n_episodes": config.n_episodes,
+        "objective": config.objective,
+        "objective_type": config.objective_type,
+    }
+    logger.info(
+        "iterative: run %s recorded (teacher %s, scene generator %s)",
+        record["hash"],
+        endpoints.get("teacher"),
+        endpoints.get("scene_generator"),
+    )
+    return record, config, evaluation_config
 
 
 #: Endpoint settings that decide how a server is reached, not what it answers: a run may be
@@ -266,11 +308,21 @@ def prepare_initial_dataset(
     return samples, samples
 
 
-def episode_training_params(
-    config: IterativeConfig, training_params: Mapping[str, Any], episode: int
-) -> dict[str, Any]:
-    """The training parameters of one episode: its run is named ``<name>_episode_N``."""
-    return {**dict(training_params), "name": f"{config.name}_episode_{episode}"}
+def episode_training_config(
+    config: IterativeConfig, training: TrainConfig, tracking: LoopTracking, episode: int
+) -> TrainConfig:
+    """The training configuration of one episode: the loop's, its run named
+    ``<name>_episode_N``.
+
+    While the loop logs to a wandb run of its own (:attr:`LoopTracking.logs_to_wandb`), the
+    episode's Trainer reports nowhere (``report_to: none``): it would log its optimizer steps
+    into the loop's run as the run's step, colliding with the episodes (wandb drops values
+    logged at an earlier step). The loss per step stays in the episode's training metrics.
+    """
+    report_to = "none" if tracking.logs_to_wandb else training.report_to
+    return dataclasses.replace(
+        training, name=f"{config.name}_episode_{episode}", report_to=report_to
+    )
 
 
 def sample_generation_priors(
@@ -356,229 +408,3 @@ def combine_datasets(
     combined = [dict(s) for s in dedupe([*samples, *new_samples])]
     logger.info("dataset grows from %d to %d samples", len(samples), len(combined))
     return combined
-
-
-# ---------------------------------------------------------------------------------- best
-def select_best_episode(
-    config: IterativeConfig, *reports: Mapping[str, Any]
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Rank the episodes by ``objective`` (``objective_type`` max or min).
-
-    Args:
-        config: the loop's configuration.
-        reports: each episode's evaluation metrics report, episode 1 first.
-
-    Returns:
-        The selection (``{"episode": N, ...}``, which the ``best_model`` dataset links) and a
-        summary of every episode's objective and ``eval_metric``.
-
-    Raises:
-        IterativeConfigError: no episode reported the objective (the evaluators' errors are
-            named).
-    """
-    episodes = []
-    for episode, report in enumerate(reports, start=1):
-        metrics = report.get("metrics", {})
-        episodes.append(
-            {
-                "episode": episode,
-                "objective": metrics.get(config.objective),
-                "eval_metric": metrics.get(config.eval_metric),
-                "metrics": metrics,
-                "errors": report.get("errors", {}),
-            }
-        )
-    scored = [e for e in episodes if is_finite_number(e["objective"])]
-    if not scored:
-        errors = {e["episode"]: e["errors"] for e in episodes if e["errors"]}
-        raise IterativeConfigError(
-            f"objective {config.objective!r} was reported by no episode"
-            + (f"; evaluator errors: {errors}" if errors else "")
-        )
-    # the earliest of equally good episodes
-    best = max(scored, key=lambda e: (config.objective_score(e["objective"]), -e["episode"]))
-    logger.info(
-        "best episode: %d with %s %.4g (%s)",
-        best["episode"],
-        config.objective,
-        best["objective"],
-        config.objective_type,
-    )
-    selection = {
-        "episode": best["episode"],
-        "objective": config.objective,
-        "objective_type": config.objective_type,
-        "value": best["objective"],
-    }
-    summary = {
-        **selection,
-        "best_episode": best["episode"],
-        "eval_metric": config.eval_metric,
-        "episodes": [
-            {k: e[k] for k in ("episode", "objective", "eval_metric", "errors")} for e in episodes
-        ],
-    }
-    return selection, summary
-
-
-# ---------------------------------------------------------------------------------- report
-#: Metrics drawn by :func:`plot_episode_metrics`, in the table's column order: the token
-#: metrics of each split, then the closed-loop ones.
-LOSS_METRICS = ("train/mean_loss", "eval/mean_loss", "held_out/mean_loss")
-ACCURACY_METRICS = ("train/mean_accuracy", "eval/mean_accuracy", "held_out/mean_accuracy")
-TASK_SERIES = ("task/accuracy", "teacher/task_accuracy")
-_METRIC_ORDER = (
-    *LOSS_METRICS,
-    *ACCURACY_METRICS,
-    "task/accuracy",
-    "task/valid_rate",
-    "teacher/task_accuracy",
-    "task/of_teacher",
-)
-
-
-def report_episodes(
-    summary: Mapping[str, Any], *episodes: Any, n_episodes: int
-) -> tuple[pd.DataFrame, Figure, Figure, str]:
-    """The loop's report after the last episode: a table and two plots, one point per episode.
-
-    Args:
-        summary: the output of :func:`select_best_episode` (objective, best episode).
-        episodes: each episode's evaluation metrics report, then each episode's dataset (what
-            it trained on), then each episode's new samples; ``n_episodes`` of each, episode 1
-            first.
-        n_episodes: the number of episodes.
-
-    Returns:
-        The table (:func:`tabulate_episodes`), the metrics plot, the dataset growth plot, and
-        the table's main columns as text (for :func:`log_episode_report`).
-    """
-    if len(episodes) != 3 * n_episodes:
-        raise ValueError(f"expected 3 x {n_episodes} episode inputs, got {len(episodes)}")
-    reports = episodes[:n_episodes]
-    datasets = episodes[n_episodes : 2 * n_episodes]
-    new_samples = episodes[2 * n_episodes :]
-    table = tabulate_episodes(
-        summary, reports, [len(d) for d in datasets], [len(s) for s in new_samples]
-    )
-    text = format_episode_report(table, summary)
-    return table, plot_episode_metrics(table, summary), plot_dataset_growth(table), text
-
-
-def format_episode_report(table: pd.DataFrame, summary: Mapping[str, Any]) -> str:
-    """The table's main columns as aligned text: dataset sizes, the objective and the
-    closed-loop success of student and teacher, the best episode marked ``*``."""
-    objective = summary.get("objective")
-    columns = [
-        "episode",
-        "dataset_size",
-        "new_samples",
-        *dict.fromkeys(
-            c
-            for c in (objective, "eval/mean_accuracy", "task/accuracy", "teacher/task_accuracy")
-            if c and c in table
-        ),
-    ]
-    shown = table[columns].copy()
-    shown.insert(0, "", ["*" if best else "" for best in table["best"]])
-    return shown.to_string(index=False, float_format=lambda v: f"{v:.4g}", na_rep="-")
-
-
-def log_episode_report(report: str) -> None:
-    """Log the episodes' table at the end of the run.
-
-    A node without outputs runs on every run, so the report node that feeds it does too: a run
-    continued with more episodes (``only_missing_outputs``) rewrites the table and the plots
-    instead of keeping the earlier run's.
-    """
-    logger.info("iterative: episodes (* the best)\n%s", report)
-
-
-def tabulate_episodes(
-    summary: Mapping[str, Any],
-    reports: Sequence[Mapping[str, Any]],
-    dataset_sizes: Sequence[int],
-    new_samples: Sequence[int],
-) -> pd.DataFrame:
-    """One row per episode: ``episode``, ``dataset_size`` (samples trained on),
-    ``new_samples`` (generated and added), ``next_dataset_size``, every metric of the
-    episode's report (``train/mean_loss`` ... ``task/of_teacher``, then any other evaluator's,
-    by name) and ``best`` (the episode ``best_model`` links, by ``objective``)."""
-    rows = []
-    for episode, (report, size, new) in enumerate(
-        zip(reports, dataset_sizes, new_samples, strict=True), start=1
-    ):
-        metrics = {k: float(v) for k, v in report.get("metrics", {}).items() if is_finite_number(v)}
-        rows.append(
-            {
-                "episode": episode,
-                "dataset_size": size,
-                "new_samples": new,
-                "next_dataset_size": size + new,
-                **metrics,
-                "best": episode == summary.get("best_episode"),
-            }
-        )
-    fixed = ["episode", "dataset_size", "new_samples", "next_dataset_size"]
-    names = {k for row in rows for k in row} - {*fixed, "best"}
-    ordered = [m for m in _METRIC_ORDER if m in names] + sorted(names - set(_METRIC_ORDER))
-    return pd.DataFrame(rows, columns=[*fixed, *ordered, "best"])
-
-
-def plot_episode_metrics(table: pd.DataFrame, summary: Mapping[str, Any]) -> Figure:
-    """Loss and accuracy per episode: the token metrics of every split, the student's
-    closed-loop task success and the teacher's on the same tasks; the best episode marked."""
-    fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(10, 3.8))
-    episodes = list(table["episode"]) if not table.empty else []
-    styles = {
-        "task/accuracy": {"color": "tab:red", "label": "task/accuracy (student)"},
-        "teacher/task_accuracy": {"ls": "--", "color": "tab:green", "label": "teacher task"},
-    }
-    for ax, names in ((loss_ax, LOSS_METRICS), (acc_ax, (*ACCURACY_METRICS, *TASK_SERIES))):
-        drawn = 0
-        for name in names:
-            if name in table and table[name].notna().any():
-                style = {"label": name, **styles.get(name, {})}
-                ax.plot(episodes, table[name], marker="o", **style)
-                drawn += 1
-        if not drawn:
-            ax.text(0.5, 0.5, "not reported", ha="center", va="center", transform=ax.transAxes)
-        else:
-            ax.legend(fontsize=7)
-        best = summary.get("best_episode")
-        if best is not None:
-            ax.axvline(best, color="grey", ls=":", lw=1)
-        ax.set_xticks(episodes)
-        ax.set_xlabel("episode")
-    loss_ax.set(ylabel="mean loss", title="Token loss per episode")
-    acc_ax.set(ylabel="accuracy / success", title="Accuracy and task success per episode")
-    acc_ax.set_ylim(-0.02, 1.02)
-    objective = summary.get("objective")
-    if objective:
-        fig.suptitle(
-            f"best episode {summary.get('best_episode')} by {objective} "
-            f"({summary.get('objective_type', 'max')}), dotted",
-            fontsize=9,
-        )
-    fig.tight_layout()
-    return fig
-
-
-def plot_dataset_growth(table: pd.DataFrame) -> Figure:
-    """Samples per episode: what the episode trained on, and the new samples it added."""
-    fig, ax = plt.subplots(figsize=(6, 3.6))
-    if table.empty:
-        ax.text(0.5, 0.5, "no episodes", ha="center", va="center")
-    else:
-        episodes = list(table["episode"])
-        sizes = list(table["dataset_size"])
-        new = list(table["new_samples"])
-        ax.bar(episodes, sizes, color="tab:blue", label="trained on")
-        ax.bar(episodes, new, bottom=sizes, color="tab:orange", label="new samples")
-        for x, size, extra in zip(episodes, sizes, new, strict=True):
-            ax.annotate(f"{size}+{extra}", (x, size + extra), ha="center", va="bottom", fontsize=8)
-        ax.set_xticks(episodes)
-        ax.legend(fontsize=8, loc="lower right")
-    ax.set(xlabel="episode", ylabel="samples", title="Dataset growth")
-    fig.tight_layout()
-    return fig

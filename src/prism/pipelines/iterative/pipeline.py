@@ -10,14 +10,22 @@ namespace ``iterative.episode_N`` and chained::
       -> new_samples (new_samples_episode_N.json)
       -> combine -> iterative.episode_{N+1}.training_data
 
-Before the episodes: one node checks every parameter and input, one writes the initial dataset
-(``dataset_episode_0.json``, which is also episode 1's dataset), one prepares the student base
-all episodes share, and one scores the teacher on the eval tasks. After them one node ranks the
-episodes by ``objective`` and links ``best_model``, and the last two report every episode:
-``episode_metrics`` (a table, one row per episode, also logged), ``metrics_plot`` (loss,
-accuracy and task success per episode, the teacher's too) and ``dataset_growth_plot``. Every
-dataset is a catalog entry (``conf/base/catalog_iterative.yml``) under ``output_dir``; wandb
-logging is a hook's (:class:`prism.hooks.WandbEpisodeHook`).
+and each episode ends with its summary (``episode_N/episode_summary.json``: what wandb logs
+for it, and the row of the report).
+
+Before the episodes: one node checks every parameter and input, one that the endpoint teacher
+or scene generator answers, and one records the run (``iterative_run.json``) and hands the
+checked configuration to every other node, so nothing is written before. Then one writes the
+initial dataset (``dataset_episode_0.json``, which is also episode 1's dataset), one prepares
+the student base all episodes share, one scores the teacher on the eval tasks, and one makes
+``iterative.tracking``, what the loop's wandb run is opened with. Each episode trains with its
+own ``training_config`` (the loop's, with its run name). After the episodes one node ranks the
+episodes by ``objective`` and links ``best_model``, and the last two report every episode from
+their summaries: ``episode_metrics`` (a table, one row per episode, also logged),
+``metrics_plot`` (loss, accuracy and task success per episode, the teacher's too) and
+``dataset_growth_plot``. Every dataset is a catalog entry (``conf/base/catalog_iterative.yml``)
+under ``output_dir``; wandb logging is a hook's (:class:`prism.hooks.WandbEpisodeHook`), which
+finds the tracking and the summaries by their catalog ``metadata``.
 """
 
 from __future__ import annotations
@@ -31,17 +39,24 @@ from kedro.pipeline import Node, Pipeline
 
 from prism.pipelines import CREDENTIALS_DATASET, evaluation, generation, training
 from prism.pipelines.iterative.nodes import (
+    check_generation_endpoints,
     check_iterative_inputs,
     combine_datasets,
     episode_generation_config,
-    episode_training_params,
-    log_episode_report,
+    episode_training_config,
     prepare_initial_dataset,
-    report_episodes,
+    record_run,
     sample_generation_priors,
-    select_best_episode,
     select_new_samples,
 )
+from prism.pipelines.iterative.reports import (
+    log_episode_report,
+    report_episodes,
+    select_best_episode,
+    summarize_episode,
+)
+from prism.pipelines.iterative.tracking import loop_tracking
+from prism.pipelines.training.nodes import check_training_inputs
 
 #: The namespace of the loop; episodes are ``iterative.episode_N``.
 NAMESPACE = "iterative"
@@ -53,6 +68,8 @@ SHARED_INPUTS = {
 #: The reused pipelines' parameters, shared as they are (not prefixed by a namespace).
 SHARED_PARAMETERS = {"iterative", "training", "generation", "evaluation"}
 
+#: Nodes of the training pipeline that each episode runs (its training_config is the loop's).
+TRAINING_NODES = ("load_training_samples", "split_train_val", "train_student")
 #: Nodes of the evaluation pipeline that each episode runs.
 EVALUATION_NODES = ("evaluate_student", "summarize_evaluation", "sample_table", "plot_samples")
 
@@ -85,7 +102,8 @@ def create_pipeline(n_episodes: int) -> Pipeline:
 
 
 def _setup(n_episodes: int) -> Pipeline:
-    """Check the inputs, write the initial dataset, prepare the student base, score the teacher."""
+    """Check the inputs and the endpoints, record the run, write the initial dataset, prepare
+    the student base, score the teacher, and say how the loop is tracked."""
     base = training.create_pipeline(build_base=True).only_nodes("prepare_student_base")
     nodes = Pipeline(
         [
@@ -99,11 +117,41 @@ def _setup(n_episodes: int) -> Pipeline:
                     "initial_data",
                     "held_out_data",
                     "eval_tasks",
-                    "run_record",
-                    CREDENTIALS_DATASET,
+                    "previous_run",
                 ],
-                ["config", "evaluation_config", "training_params"],
+                [
+                    "checked_config",
+                    "checked_evaluation_config",
+                    "training_params",
+                    "run_fingerprint",
+                ],
                 name="check_iterative_inputs",
+            ),
+            Node(
+                check_generation_endpoints,
+                ["checked_config", "params:generation", CREDENTIALS_DATASET],
+                "endpoints",
+                name="check_endpoints",
+            ),
+            # The only node after the checks that takes their configuration: every other one
+            # takes it from here, so nothing is written before the run is recorded.
+            Node(
+                record_run,
+                ["checked_config", "checked_evaluation_config", "run_fingerprint", "endpoints"],
+                ["run_record", "config", "evaluation_config"],
+                name="record_run",
+            ),
+            Node(
+                loop_tracking,
+                ["config", "training_params", "params:generation", "params:evaluation"],
+                "tracking",
+                name="loop_tracking",
+            ),
+            Node(
+                check_training_inputs,
+                "training_params",
+                "training_config",
+                name="check_training_inputs",
             ),
             Node(
                 prepare_initial_dataset,
@@ -111,7 +159,7 @@ def _setup(n_episodes: int) -> Pipeline:
                 ["initial_dataset", "first_dataset"],
                 name="prepare_initial_dataset",
             ),
-            _read_parameter_from(base, "params:training", "training_params"),
+            base,
             evaluation.create_pipeline().only_nodes("score_teacher"),
         ]
     )
@@ -128,18 +176,16 @@ def _setup(n_episodes: int) -> Pipeline:
 
 
 def _episode(episode: int) -> Pipeline:
-    """One episode: train, evaluate, sample examples, generate, combine."""
+    """One episode: train, evaluate, sample examples, generate, combine, summarize."""
     steps = Pipeline(
         [
             Node(
-                _bind(episode_training_params, episode=episode),
-                ["config", "base_training_params"],
-                "training_params",
-                name="episode_training_params",
+                _bind(episode_training_config, episode=episode),
+                ["config", "loop_training_config", "tracking"],
+                "training_config",
+                name="episode_training_config",
             ),
-            _read_parameter_from(
-                training.create_pipeline(build_base=False), "params:training", "training_params"
-            ),
+            training.create_pipeline(build_base=False).only_nodes(*TRAINING_NODES),
             evaluation.create_pipeline().only_nodes(*EVALUATION_NODES),
             Node(
                 _bind(sample_generation_priors, episode=episode),
@@ -166,6 +212,18 @@ def _episode(episode: int) -> Pipeline:
                 "next_training_data",
                 name="combine_datasets",
             ),
+            Node(
+                _bind(summarize_episode, episode=episode),
+                [
+                    "training_metrics",
+                    "evaluation_metrics",
+                    "evaluation_tables",
+                    "training_data",
+                    "new_samples",
+                ],
+                "episode_summary",
+                name="summarize_episode",
+            ),
         ]
     )
     return Pipeline(
@@ -174,7 +232,8 @@ def _episode(episode: int) -> Pipeline:
         inputs={
             **SHARED_INPUTS,
             "config": f"{NAMESPACE}.config",
-            "base_training_params": f"{NAMESPACE}.training_params",
+            "loop_training_config": f"{NAMESPACE}.training_config",
+            "tracking": f"{NAMESPACE}.tracking",
             "evaluation_config": f"{NAMESPACE}.evaluation_config",
             "student_base": f"{NAMESPACE}.student_base",
             "teacher_task_eval": f"{NAMESPACE}.teacher_task_eval",
@@ -205,24 +264,16 @@ def _best(n_episodes: int) -> Pipeline:
 
 
 def _report(n_episodes: int) -> Pipeline:
-    """Tabulate and plot every episode's metrics and dataset size, after the best is picked,
-    and log the table.
-
-    The datasets are each episode's ``training_data`` and ``new_samples`` (the last episode's
-    ``next_training_data``, i.e. ``iterative.episode_{n+1}.training_data``, stays a free output
-    of the pipeline).
-    """
-    episodes = range(1, n_episodes + 1)
-    inputs = {
-        **{f"report_{n}": f"{episode_namespace(n)}.evaluation_metrics" for n in episodes},
-        **{f"dataset_{n}": f"{episode_namespace(n)}.training_data" for n in episodes},
-        **{f"new_samples_{n}": f"{episode_namespace(n)}.new_samples" for n in episodes},
+    """Tabulate and plot every episode's summary, after the best is picked, and log the table."""
+    summaries = {
+        f"episode_summary_{n}": f"{episode_namespace(n)}.episode_summary"
+        for n in range(1, n_episodes + 1)
     }
     return Pipeline(
         [
             Node(
-                _bind(report_episodes, n_episodes=n_episodes),
-                ["summary", *inputs],
+                report_episodes,
+                ["summary", *summaries],
                 ["episode_metrics", "metrics_plot", "dataset_growth_plot", "episode_report"],
                 name="report_episodes",
             ),
@@ -232,7 +283,7 @@ def _report(n_episodes: int) -> Pipeline:
             Node(log_episode_report, "episode_report", None, name="log_episode_report"),
         ],
         namespace=NAMESPACE,
-        inputs=inputs,
+        inputs=summaries,
     )
 
 
@@ -252,26 +303,3 @@ def _bind(func: Callable[..., Any], **values: Any) -> Callable[..., Any]:
         parameters=[p for name, p in signature.parameters.items() if name not in values]
     )
     return bound
-
-
-def _read_parameter_from(pipeline: Pipeline, parameter: str, dataset: str) -> Pipeline:
-    """``pipeline`` with every node reading ``dataset`` where it read ``parameter``.
-
-    The loop computes the training parameters of each episode (the seed's flags over
-    ``training``), and a Kedro namespace can map a parameter only onto another parameter.
-    The training nodes take their inputs as a list and have one named output or a list of
-    several, which is what this rebuilds.
-    """
-    nodes = []
-    for node in pipeline.nodes:
-        outputs = node.outputs
-        nodes.append(
-            Node(
-                node.func,
-                [dataset if name == parameter else name for name in node.inputs],
-                outputs[0] if len(outputs) == 1 else outputs,
-                name=node.name,
-                tags=node.tags,
-            )
-        )
-    return Pipeline(nodes)

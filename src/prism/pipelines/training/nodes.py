@@ -1,11 +1,14 @@
 """Nodes of the training pipeline: plain functions from data to data.
 
 They know nothing of Kedro, files or environment variables; ``pipeline.py`` wires them to
-catalog entries and ``conf/base/parameters_training.yml`` supplies ``params:training``.
+catalog entries and ``conf/base/parameters_training.yml`` supplies ``params:training``, which
+:func:`check_training_inputs` turns into the typed :class:`~prism.training.config.TrainConfig`
+the other nodes take.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +19,18 @@ from prism.training.config import TrainConfig
 from prism.training.errors import EmptyTrainingDataError
 from prism.training.split import Split, split_ids
 from prism.training.train import prepare_student_base, train_student
+
+
+def check_training_inputs(params: Mapping[str, Any]) -> TrainConfig:
+    """The training parameters as a :class:`TrainConfig`, checked once before any other node.
+
+    Args:
+        params: ``params:training`` (or, in the iterative loop, its training parameters).
+
+    Raises:
+        TrainConfigError: naming the unknown key or the field with a wrong value.
+    """
+    return TrainConfig.from_dict(dict(params))
 
 
 def load_training_samples(training_data: Any) -> list[dict[str, Any]]:
@@ -37,25 +52,24 @@ def load_training_samples(training_data: Any) -> list[dict[str, Any]]:
     return samples
 
 
-def split_train_val(samples: list[dict[str, Any]], params: dict[str, Any]) -> Split:
+def split_train_val(samples: list[dict[str, Any]], config: TrainConfig) -> Split:
     """Split the samples into train and validation ids (``val_frac``, ``seed``), by sample id."""
-    config = TrainConfig.from_dict(params)
     return split_ids([s["id"] for s in samples], config.val_frac, config.seed)
 
 
 def prepare_base(
-    samples: list[dict[str, Any]], cached_base: StudentBase | None, params: dict[str, Any]
+    samples: list[dict[str, Any]], cached_base: StudentBase | None, config: TrainConfig
 ) -> StudentBase:
     """The student's base: the built-in one (reused from ``cached_base`` if unchanged) or a
     reference to a pretrained model, checked to be loadable before any training starts."""
-    return prepare_student_base(samples, cached_base, TrainConfig.from_dict(params))
+    return prepare_student_base(samples, cached_base, config)
 
 
 def train(
     samples: list[dict[str, Any]],
     split: Split,
     base: StudentBase,
-    params: dict[str, Any],
+    config: TrainConfig,
     checkpoints: Path,
 ) -> tuple[ModelBundle, dict[str, Any]]:
     """Fine-tune the student on the training split, validating on the validation split.
@@ -67,6 +81,4 @@ def train(
     Returns:
         The trained student (model or adapter with its tokenizer) and the training metrics.
     """
-    return train_student(
-        samples, split, base, TrainConfig.from_dict(params), checkpoint_root=checkpoints
-    )
+    return train_student(samples, split, base, config, checkpoint_root=checkpoints)

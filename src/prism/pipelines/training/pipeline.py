@@ -5,6 +5,7 @@ from __future__ import annotations
 from kedro.pipeline import Node, Pipeline
 
 from prism.pipelines.training.nodes import (
+    check_training_inputs,
     load_training_samples,
     prepare_base,
     split_train_val,
@@ -13,8 +14,11 @@ from prism.pipelines.training.nodes import (
 
 
 def create_pipeline(build_base: bool = True) -> Pipeline:
-    """training_data -> samples -> (split, student base) -> student model + metrics.
+    """params:training -> training_config; training_data -> samples -> (split, student base)
+    -> student model + metrics.
 
+    ``check_training_inputs`` reads the parameters once, into the typed ``training_config``
+    every other node takes, so a wrong value stops the run before anything is written.
     ``student_base_cache`` and ``student_base`` are the same directory: the first, optional,
     lets a built-in base from an earlier run be reused instead of rebuilt.
 
@@ -25,11 +29,17 @@ def create_pipeline(build_base: bool = True) -> Pipeline:
     """
     nodes = [
         Node(
+            check_training_inputs,
+            "params:training",
+            "training_config",
+            name="check_training_inputs",
+        ),
+        Node(
             load_training_samples, "training_data", "training_samples", name="load_training_samples"
         ),
         Node(
             split_train_val,
-            ["training_samples", "params:training"],
+            ["training_samples", "training_config"],
             "training_split",
             name="split_train_val",
         ),
@@ -39,7 +49,7 @@ def create_pipeline(build_base: bool = True) -> Pipeline:
                 "training_samples",
                 "training_split",
                 "student_base",
-                "params:training",
+                "training_config",
                 "training_checkpoints",
             ],
             ["student_model", "training_metrics"],
@@ -50,7 +60,7 @@ def create_pipeline(build_base: bool = True) -> Pipeline:
         nodes.append(
             Node(
                 prepare_base,
-                ["training_samples", "student_base_cache", "params:training"],
+                ["training_samples", "student_base_cache", "training_config"],
                 "student_base",
                 name="prepare_student_base",
             )

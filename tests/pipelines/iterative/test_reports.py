@@ -1,0 +1,210 @@
+"""Reporting of the iterative loop: each episode's summary, the report node's table and plots,
+and one slow test running the tiny loop with a real offline wandb run (the hook's logic against
+a fake wandb is in ``tests/test_hooks.py``)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from matplotlib.figure import Figure
+
+from prism.hooks import WandbEpisodeHook
+from prism.pipelines.iterative import IterativeConfig, IterativeConfigError
+from prism.pipelines.iterative.reports import (
+    report_episodes,
+    select_best_episode,
+    summarize_episode,
+)
+from tests.pipelines.iterative.conftest import OUTPUT, TINY_RUN
+
+SECRET = "sk-test-0123456789abcdefSECRETVALUE"
+
+
+def _report(accuracy: float) -> dict:
+    return {
+        "metrics": {
+            "train/mean_loss": 2.0,
+            "train/mean_accuracy": 0.5,
+            "eval/mean_loss": 2.5,
+            "eval/mean_accuracy": accuracy,
+            "task/accuracy": 0.25,
+            "teacher/task_accuracy": 1.0,
+            "task/of_teacher": 0.25,
+            "eval/broken": float("nan"),
+        },
+        "errors": {},
+    }
+
+
+# ---------------------------------------------------------------------------------- summary
+def test_an_episode_summary_keeps_what_wandb_logs_as_finite_numbers():
+    training = {
+        "train_loss_first": 3.0,
+        "train_loss_last": 2.0,
+        "train_losses": [3.0, float("nan"), 2.0],
+        "steps": 6,
+        "val_loss_before": None,
+        "train_seconds": 1.5,
+        "tokens_per_second": float("nan"),
+    }
+    tables = {
+        "samples": [
+            {"split": "train", "id": "a", "loss": 1.0, "accuracy": 0.5},
+            {"split": "eval", "id": "c", "loss": 3.0, "accuracy": float("nan")},
+            {"split": "held_out", "id": "d", "loss": None, "accuracy": None},
+        ]
+    }
+    summary = summarize_episode(training, _report(0.6), tables, [{}] * 10, [{}] * 3, episode=2)
+    assert summary == {
+        "episode": 2,
+        "metrics": {k: v for k, v in _report(0.6)["metrics"].items() if k != "eval/broken"},
+        "dataset": {"size": 10, "new_samples": 3, "next_size": 13},
+        "training": {"loss_first": 3.0, "loss_last": 2.0, "steps": 6, "seconds": 1.5},
+        "loss_curve": [[3, 3.0], [6, 2.0]],  # the finite losses, spread over the steps
+        "samples": {"train": {"accuracy": [0.5], "loss": [1.0]}, "eval": {"loss": [3.0]}},
+    }
+    assert json.loads(json.dumps(summary)) == summary  # plain JSON
+
+
+# ---------------------------------------------------------------------------------- report
+def test_best_episode_by_objective_and_objective_type():
+    reports = [
+        {"metrics": {"eval/mean_accuracy": 0.2}},
+        {"metrics": {"eval/mean_accuracy": 0.6}},
+        {"metrics": {}, "errors": {"token_metrics": "boom"}},
+    ]
+    best, summary = select_best_episode(IterativeConfig(objective_type="max"), *reports)
+    assert best["episode"] == 2 and summary["best_episode"] == 2
+    assert [e["objective"] for e in summary["episodes"]] == [0.2, 0.6, None]
+    best, _ = select_best_episode(IterativeConfig(objective_type="min"), *reports)
+    assert best["episode"] == 1
+    with pytest.raises(IterativeConfigError, match=r"reported by no episode.*boom"):
+        select_best_episode(IterativeConfig(), reports[2])
+
+
+def test_report_episodes_tabulates_one_row_per_episode_and_plots():
+    summary = {"best_episode": 2, "objective": "eval/mean_accuracy", "objective_type": "max"}
+    reports = [_report(0.2), _report(0.5), {"metrics": {"custom/score": 3}, "errors": {"x": "y"}}]
+    datasets = [[{}] * 10, [{}] * 12, [{}] * 13]
+    new = [[{}] * 2, [{}], []]
+    episodes = [
+        summarize_episode({}, report, {}, samples, added, episode=n)
+        for n, (report, samples, added) in enumerate(
+            zip(reports, datasets, new, strict=True), start=1
+        )
+    ]
+    table, metrics_plot, growth_plot, text = report_episodes(summary, *episodes)
+    assert list(table["episode"]) == [1, 2, 3]
+    assert list(table["dataset_size"]) == [10, 12, 13]
+    assert list(table["next_dataset_size"]) == [12, 13, 13]
+    assert list(table["best"]) == [False, True, False]
+    assert list(table.columns[:6]) == [
+        "episode",
+        "dataset_size",
+        "new_samples",
+        "next_dataset_size",
+        "train/mean_loss",
+        "eval/mean_loss",
+    ]
+    assert "eval/broken" not in table and table["custom/score"].iloc[2] == 3
+    assert pd.isna(table["eval/mean_accuracy"].iloc[2])
+    assert isinstance(metrics_plot, Figure) and isinstance(growth_plot, Figure)
+    lines = text.splitlines()
+    assert lines[0].split() == [
+        "episode",
+        "dataset_size",
+        "new_samples",
+        "eval/mean_accuracy",
+        "task/accuracy",
+        "teacher/task_accuracy",
+    ]
+    assert lines[2].split()[:2] == ["*", "2"] and lines[3].split()[-1] == "-"
+    with pytest.raises(
+        ValueError, match=r"expected the summaries of episodes 1 to 2, got \[1, 3\]"
+    ):
+        report_episodes(summary, episodes[0], episodes[2])
+
+
+# ---------------------------------------------------------------------------------- end to end
+def _wandb_hook() -> WandbEpisodeHook:
+    from kedro.framework.project import settings
+
+    return next(h for h in settings.HOOKS if isinstance(h, WandbEpisodeHook))
+
+
+@pytest.mark.slow
+def test_the_tiny_loop_logs_to_an_offline_wandb_run_and_writes_its_report(
+    project: Path, run_iterative, tmp_path, monkeypatch
+):
+    wandb_dir = tmp_path / "wandb_dir"
+    wandb_dir.mkdir()
+    monkeypatch.setenv("WANDB_DIR", str(wandb_dir))
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+    (project / "conf/local/credentials.yml").write_text(f"openai:\n  api_key: {SECRET}\n")
+    training = {**TINY_RUN["training"], "report_to": "wandb"}
+    out = project / OUTPUT
+
+    run_iterative(n_episodes=1, training=training)
+
+    # One offline run (the episode's training opened none), holding the keys and no secret.
+    (run_dir,) = (wandb_dir / "wandb").glob("offline-run-*")
+    (records,) = run_dir.glob("run-*.wandb")
+    data = records.read_bytes()
+    for key in (
+        "eval/mean_accuracy",
+        "task/of_teacher",
+        "samples/train/accuracy",
+        "best/episode",
+        "training/loss_curve_episode_1",
+    ):
+        assert key.encode() in data, key
+    assert b"iterative_model" in data and SECRET.encode() not in data
+    assert len(pd.read_csv(out / "iterative_metrics.csv")) == 1
+
+    # Continued with a second episode: a new run, which logs episode 1 from its saved outputs
+    # and episode 2 as it runs; the report is rewritten with both episodes.
+    run_iterative(n_episodes=2, training=training)
+
+    assert len(list((wandb_dir / "wandb").glob("offline-run-*"))) == 2
+    hook = _wandb_hook()
+    assert hook.run is None  # finished
+    assert set(hook.logged) == {1, 2}
+    for episode, values in hook.logged.items():
+        assert {
+            "train/mean_loss",
+            "train/mean_accuracy",
+            "eval/mean_loss",
+            "eval/mean_accuracy",
+            "task/accuracy",
+            "teacher/task_accuracy",
+            "task/of_teacher",  # the oracle solves every task
+            "samples/train/accuracy",
+            "dataset/size",
+            "dataset/new_samples",
+            "training/loss_last",
+            "best/episode",
+            "best/value",
+        } <= set(values), episode
+    assert hook.logged[2]["dataset/size"] == hook.logged[1]["dataset/next_size"]
+    for episode in (1, 2):  # what was logged is the episode's summary on disk
+        saved = json.loads((out / f"episode_{episode}/episode_summary.json").read_text())
+        assert saved["episode"] == episode
+        assert saved["dataset"]["size"] == hook.logged[episode]["dataset/size"]
+        for name, value in saved["metrics"].items():
+            assert hook.logged[episode][name] == value, name
+    summary = json.loads((out / "iterative_summary.json").read_text())
+    assert hook.logged[2]["best/episode"] == summary["best_episode"]
+    assert hook.config["iterative"]["name"] == "iterative_model"
+    assert SECRET not in json.dumps(hook.config)
+
+    table = pd.read_csv(out / "iterative_metrics.csv")
+    assert list(table["episode"]) == [1, 2]
+    assert list(table["dataset_size"]) == [hook.logged[n]["dataset/size"] for n in (1, 2)]
+    assert list(table["best"]) == [n == summary["best_episode"] for n in (1, 2)]
+    for plot in ("iterative_metrics.png", "dataset_growth.png"):
+        assert (out / plot).read_bytes()[:4] == b"\x89PNG", plot
