@@ -33,7 +33,7 @@ def test_lists_every_kind_of_plugin_with_its_providers(with_plugins):
     assert "prism (built-in)" in uniform and "prism.sampling.samplers" in uniform
     first = next(line for line in lines if line.split()[:1] == ["first"])
     assert "no distribution" in first and "tests.plugins.fake_plugins" in first
-    assert "Samplers (4):" in result.output and "Evaluators (3):" in result.output
+    assert "Samplers (5):" in result.output and "Evaluators (3):" in result.output
     assert "Teachers (2):" in result.output and "Scene generators (2):" in result.output
     oracle = next(line for line in lines if line.split()[:1] == ["oracle"])
     assert "prism (built-in)" in oracle and "prism.teachers.plugin" in oracle
@@ -59,6 +59,7 @@ def test_json_output(with_plugins):
         ("sampler", "uniform"),
         ("sampler", "accuracy_weighted"),
         ("sampler", "loss_weighted"),
+        ("sampler", "task_failure"),
         ("evaluator", "token_metrics"),
         ("evaluator", "task_success"),
         ("teacher", "oracle"),

@@ -23,7 +23,7 @@ from prism.scenes.base import SceneRequest
 from tests.plugins import fake_plugins
 from tests.plugins.conftest import fake_entry_point, fake_plugin
 
-BUILTIN_SAMPLERS = {"uniform", "accuracy_weighted", "loss_weighted"}
+BUILTIN_SAMPLERS = {"uniform", "accuracy_weighted", "loss_weighted", "task_failure"}
 BUILTIN_EVALUATORS = {"token_metrics", "task_success"}
 
 
@@ -194,7 +194,7 @@ def test_an_unknown_name_lists_the_installed_ones():
         pm.get_sampler("loss_weigthed")
     message = str(error.value)
     assert "no sampler named 'loss_weigthed'" in message
-    assert "accuracy_weighted, first, loss_weighted, uniform" in message
+    assert "accuracy_weighted, first, loss_weighted, task_failure, uniform" in message
     assert "Did you mean 'loss_weighted'?" in message
     assert isinstance(error.value, ValueError)
     with pytest.raises(
@@ -229,7 +229,7 @@ def test_the_report_lists_failures_and_serialises():
     data = report.to_dict()
     assert data["entry_point_group"] == "prism_planner.plugins"
     assert data["failures"][0]["plugin"] == "raising_hook"
-    assert "raising_hook" in report.to_text() and "Samplers (4):" in report.to_text()
+    assert "raising_hook" in report.to_text() and "Samplers (5):" in report.to_text()
 
 
 def test_the_process_wide_manager_is_cached(fresh_plugin_manager):

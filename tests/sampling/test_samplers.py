@@ -13,9 +13,11 @@ from prism.plugins import SampleRequest, build_plugin_manager
 from prism.sampling import (
     ACCURACY_FLOOR,
     accuracy_weights,
+    failure_weight,
     loss_weights,
     sample_accuracy_weighted,
     sample_loss_weighted,
+    sample_task_failure,
     sample_uniform,
     weighted_choice,
 )
@@ -45,6 +47,9 @@ def test_the_builtins_are_registered_under_their_names():
     assert registered["uniform"].sample is sample_uniform
     assert registered["accuracy_weighted"].sample is sample_accuracy_weighted
     assert registered["loss_weighted"].sample is sample_loss_weighted
+    assert registered["task_failure"].sample is sample_task_failure
+    assert registered["task_failure"].reads_outcomes
+    assert registered["accuracy_weighted"].needs == ("accuracy",)
 
 
 @pytest.mark.parametrize("sampler", SAMPLERS)
@@ -160,3 +165,49 @@ def test_weighted_choice_returns_n_known_ids_without_repeats_while_they_fit(
     chosen = weighted_choice(ids, weights[:n_ids], n, random.Random(seed))
     assert len(chosen) == n and set(chosen) <= set(ids)
     assert len(set(chosen[: min(n, n_ids)])) == min(n, n_ids)
+
+
+# ---------------------------------------------------------------------------- task_failure
+OUTCOMES = [
+    {"id": "w_ok", "correct": True, "reason": None},
+    {"id": "w_invalid", "correct": False, "reason": "invalid_turn:unknown_node"},
+    {"id": "w_lost", "correct": False, "reason": "max_iterations"},
+    {"id": "w_wrong", "correct": False, "reason": "wrong_answer"},
+]
+
+
+def with_outcomes(n: int, outcomes=OUTCOMES, seed: int = 0) -> SampleRequest:
+    return SampleRequest(POOL, {}, n, random.Random(seed), outcomes=outcomes)
+
+
+def test_task_failure_picks_only_failed_outcomes_while_there_are_enough():
+    for seed in range(20):
+        assert sorted(sample_task_failure(with_outcomes(3, seed=seed))) == [
+            "w_invalid",
+            "w_lost",
+            "w_wrong",
+        ]
+
+
+def test_task_failure_weights_by_how_the_task_failed():
+    first = Counter(sample_task_failure(with_outcomes(1, seed=seed))[0] for seed in range(3000))
+    assert first["w_ok"] == 0
+    assert first["w_invalid"] > first["w_lost"] > first["w_wrong"]
+    assert first["w_invalid"] / first["w_wrong"] == pytest.approx(3.0, rel=0.2)
+    assert failure_weight("invalid_turn:no_path") == 3.0 and failure_weight("new_reason") == 1.0
+
+
+def test_task_failure_without_failures_samples_uniformly():
+    solved = [OUTCOMES[0]]
+    chosen = sample_task_failure(with_outcomes(4, outcomes=solved))
+    assert sorted(chosen) == ["a", "b", "c", "d"]
+
+
+def test_a_sampler_may_return_outcome_ids_and_nothing_else():
+    registered = build_plugin_manager(entry_points=[]).samplers()
+    assert registered["task_failure"].draw(with_outcomes(2))
+    from prism.plugins import PluginResultError, SamplerPlugin
+
+    liar = SamplerPlugin("liar", lambda request: ["w_nowhere"] * request.n)
+    with pytest.raises(PluginResultError, match="not among the samples or outcomes"):
+        liar.draw(with_outcomes(1))

@@ -30,6 +30,7 @@ from prism.world.rollout import run_rollout
 from prism.world.scene_graph import SceneGraph
 from prism.world.simulator import PartialObservationSim
 from prism.world.task import Task
+from prism.world.worlds import World
 
 logger = logging.getLogger(__name__)
 
@@ -80,13 +81,8 @@ def generate(
     run = run_store(store, config)
     logger.info("generation: scenes and rollouts go to %s", run.root)
 
-    scene_ids = [f"scene_{i:03d}" for i in range(config.n_samples)]
-    scenes = run_parallel(
-        "scenes",
-        scene_ids,
-        lambda sid: _scene(sid, config, scene_generator, run),
-        workers=config.workers,
-    )
+    scenes = generate_scenes(config, run, scene_generator)
+    scene_ids = list(scenes)
     jobs_by_key = {
         f"{sid}_task_{t:02d}": (scenes[sid], t)
         for sid in scene_ids
@@ -126,6 +122,53 @@ def generate(
     return GenerationResult(samples, failed, stats, eval_suite)
 
 
+def generate_scenes(
+    config: GenerationConfig, run: JsonStore, scene_generator: SceneGenerator
+) -> dict[str, dict[str, Any]]:
+    """The ``config.n_samples`` scene records of a run (``scene_000``, ...), generated or read
+    back from the run folder ``run``: each with its ``graph`` and ``tasks`` when its
+    ``status`` is ``ok``, else the ``reason`` it failed. A scene whose prior carries a world is
+    that world (:class:`~prism.scenes.base.Prior`)."""
+    scene_ids = [f"scene_{i:03d}" for i in range(config.n_samples)]
+    return run_parallel(
+        "scenes",
+        scene_ids,
+        lambda sid: _scene(sid, config, scene_generator, run),
+        workers=config.workers,
+    )
+
+
+def task_world(config: GenerationConfig, scene_record: Mapping[str, Any], task_index: int) -> World:
+    """The world task ``task_index`` of a scene record is played in: the scene, the task and
+    the hidden nodes drawn from the seed and the rollout's key (or the record's own hidden
+    nodes, for a world played again)."""
+    scene_id = scene_record["scene_id"]
+    key = f"{scene_id}_task_{task_index:02d}"
+    task = Task.from_record(scene_record["tasks"][task_index], source=key)
+    if "hidden" in scene_record:
+        return World(
+            graph=scene_record["graph"],
+            task=task,
+            hidden=tuple(scene_record["hidden"]),
+            graph_unknown=scene_record.get("graph_unknown"),
+            scene_id=scene_id,
+        )
+    index = int(scene_id.rsplit("_", 1)[1]) * config.n_tasks + task_index
+    graph_unknown = config.graph_unknown[index % len(config.graph_unknown)]
+    rng = random.Random(derive_seed(config.seed, "hide", key))
+    scene = SceneGraph.from_spine(scene_record["graph"], source=scene_id)
+    sim = PartialObservationSim(
+        scene, graph_unknown=graph_unknown, rng=rng, init_node=task.init_node
+    )
+    return World(
+        graph=scene_record["graph"],
+        task=task,
+        hidden=tuple(sorted(sim.hidden)),
+        graph_unknown=graph_unknown,
+        scene_id=scene_id,
+    )
+
+
 def run_store(store: JsonStore, config: GenerationConfig) -> JsonStore:
     """The folder of this run inside the rollout store: one per set of parameters.
 
@@ -155,6 +198,23 @@ def _scene(
         seed=derive_seed(config.seed, "scene", index),
         prior=prior,
     )
+    if prior is not None and prior.world is not None:
+        world = prior.world
+        record = {
+            "scene_id": scene_id,
+            "generator": "world",
+            "prior": prior.to_dict(),
+            "status": "ok",
+            "reason": None,
+            "description": f"played again: {world.scene_id or 'a world'}",
+            "metadata": {"world": world.id},
+            "graph": dict(world.graph),
+            "tasks": [world.task.to_record()],
+            "hidden": list(world.hidden),
+            "graph_unknown": world.graph_unknown,
+        }
+        store.put(key, record)
+        return record
     record: dict[str, Any] = {
         "scene_id": scene_id,
         "generator": generator.name,
@@ -196,27 +256,19 @@ def _rollout(
     if (done := store.get(store_key)) is not None:
         return done
     scene_record, task_idx = job
-    scene = SceneGraph.from_spine(scene_record["graph"], source=scene_record["scene_id"])
-    task = Task.from_record(scene_record["tasks"][task_idx], source=key)
-    index = int(scene_record["scene_id"].rsplit("_", 1)[1]) * config.n_tasks + task_idx
-    graph_unknown = config.graph_unknown[index % len(config.graph_unknown)]
-    rng = random.Random(derive_seed(config.seed, "hide", key))
-    sim = PartialObservationSim(
-        scene, graph_unknown=graph_unknown, rng=rng, init_node=task.init_node
-    )
-    hidden = sorted(sim.hidden)
-    record = _teach(teacher, task, sim, config)
+    world = task_world(config, scene_record, task_idx)
+    task = world.task
+    record = _teach(teacher, task, world.sim(), config)
     record.update(
         key=key,
         scene_id=scene_record["scene_id"],
         task=task.to_record(),
-        graph_unknown=graph_unknown,
-        hidden=hidden,
+        graph_unknown=world.graph_unknown,
+        hidden=list(world.hidden),
     )
     if record["status"] != "passed" and fallback is not None:
         # Same scene, same task, same hidden nodes: only the planner changes.
-        retry_sim = PartialObservationSim(scene, hidden=hidden, init_node=task.init_node)
-        retry = _teach(fallback, task, retry_sim, config)
+        retry = _teach(fallback, task, world.sim(), config)
         retry.update(
             fallback_from={"teacher": teacher.name, "reason": record["reason"]},
             transient=record.get("transient", False),

@@ -47,7 +47,7 @@ def _check_callable(kind: str, name: str, attribute: str, value: object) -> None
 
 @dataclass(frozen=True)
 class SampleRequest:
-    """What a sampler is asked: pick ``n`` sample ids from ``samples``.
+    """What a sampler is asked: pick ``n`` ids from ``samples`` (or from ``outcomes``).
 
     Attributes:
         samples: canonical samples, each ``{"id": str, "conversations": [...], ...}``.
@@ -55,6 +55,11 @@ class SampleRequest:
             "accuracy": 0.4}}``; may be empty for samplers that need none.
         n: how many ids to return; at least 1. When ``n > len(samples)`` ids are repeated.
         rng: the only source of randomness a sampler may use, so a seed reproduces the choice.
+        outcomes: the student's closed-loop outcomes on the episode's probe tasks (fresh tasks of
+            the training distribution), each with ``id``, ``task``, ``kind``, ``correct``,
+            ``reason``, ``turns``, ``rejected`` and the ``world`` it played in; empty when the
+            loop runs no probe. A sampler may return outcome ids: generation then plays that
+            outcome's world again (and generates similar new ones).
 
     Raises:
         ValueError: ``samples`` is empty or ``n`` is not a positive integer.
@@ -64,6 +69,7 @@ class SampleRequest:
     metrics: Mapping[str, Mapping[str, float]]
     n: int
     rng: random.Random
+    outcomes: Sequence[Mapping[str, Any]] = ()
 
     def __post_init__(self) -> None:
         if isinstance(self.n, bool) or not isinstance(self.n, int) or self.n < 1:
@@ -88,12 +94,15 @@ class SamplerPlugin:
         needs: the per-sample metrics it weights by (``"loss"``, ``"accuracy"``): a run is
             refused before it starts unless a configured evaluator declares them in its
             ``sample_metrics``.
+        reads_outcomes: it picks from ``request.outcomes`` (the closed-loop probe): a run is
+            refused unless the loop runs a probe.
     """
 
     name: str
     sample: Callable[[SampleRequest], list[str]]
     description: str = ""
     needs: tuple[str, ...] = ()
+    reads_outcomes: bool = False
 
     def __post_init__(self) -> None:
         _check_name("sampler", self.name)
@@ -117,11 +126,12 @@ class SamplerPlugin:
                 f"sampler {self.name!r} returned {len(chosen)} ids, {request.n} were asked for"
             )
         known = {sample["id"] for sample in request.samples}
+        known |= {outcome["id"] for outcome in request.outcomes}
         unknown = sorted(set(chosen) - known)
         if unknown:
             raise PluginResultError(
                 f"sampler {self.name!r} returned {len(unknown)} ids that are not among the "
-                f"samples, e.g. {unknown[:3]}"
+                f"samples or outcomes, e.g. {unknown[:3]}"
             )
         return chosen
 

@@ -7,6 +7,8 @@ Each sampler is a pure function of a :class:`~prism.plugins.types.SampleRequest`
 - ``uniform``: every sample equally likely.
 - ``accuracy_weighted``: samples the student gets wrong more often, weight ``1 - accuracy + 0.05``.
 - ``loss_weighted``: weight proportional to the student's loss on the sample.
+- ``task_failure``: the tasks the student failed in the closed-loop probe, weighted by how they
+  failed (:data:`FAILURE_WEIGHTS`); generation then plays each such world again with the teacher.
 
 All three pick *without* replacement while ``n <= len(samples)`` (no sample twice, the weights
 decide which ones and in what order) and, when ``n`` is larger, take every sample once and then
@@ -161,6 +163,45 @@ def weighted_choice(
     return chosen
 
 
+#: How much a probe failure counts in ``task_failure``, by the class of its reason. A turn the
+#: student could not even write validly is the most basic failure and the one a few corrected
+#: states fix; getting lost until the turns run out comes next; a wrong final answer, a
+#: conversation outgrowing the context or a planner error count once.
+FAILURE_WEIGHTS: Mapping[str, float] = {
+    "invalid_turn": 3.0,
+    "max_iterations": 2.0,
+    "wrong_answer": 1.0,
+    "context_length": 1.0,
+    "planner_error": 1.0,
+}
+
+
+def failure_weight(reason: str | None) -> float:
+    """The weight of a failure by its reason class (``invalid_turn:unknown_node`` ->
+    ``invalid_turn``); 1 for a reason not in :data:`FAILURE_WEIGHTS`.
+
+    Example:
+        >>> failure_weight("invalid_turn:no_path"), failure_weight("wrong_answer")
+        (3.0, 1.0)
+    """
+    return FAILURE_WEIGHTS.get(str(reason).split(":", 1)[0], 1.0)
+
+
+def sample_task_failure(request: SampleRequest) -> list[str]:
+    """``request.n`` ids of failed probe outcomes, weighted by :func:`failure_weight`; when the
+    student failed no probe task, ``request.n`` samples uniformly (nothing to correct).
+
+    Raises:
+        ValueError: an outcome has no string ``id``.
+    """
+    failed = [o for o in request.outcomes if not o.get("correct")]
+    if not failed:
+        return sample_uniform(request)
+    ids = sample_ids(failed)
+    weights = [failure_weight(o.get("reason")) for o in failed]
+    return weighted_choice(ids, weights, request.n, request.rng)
+
+
 def sample_uniform(request: SampleRequest) -> list[str]:
     """``request.n`` ids, every sample equally likely (see the module for ``n > len``)."""
     ids = sample_ids(request.samples)
@@ -207,5 +248,11 @@ def prism_register_samplers() -> list[SamplerPlugin]:
             sample_loss_weighted,
             "weight proportional to the student's loss",
             needs=("loss",),
+        ),
+        SamplerPlugin(
+            "task_failure",
+            sample_task_failure,
+            "the probe tasks the student failed, by how; their worlds are played again",
+            reads_outcomes=True,
         ),
     ]

@@ -4,12 +4,13 @@ comes back (a scene graph plus the tasks to plan for in it)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Protocol
 
 from prism.formats.conversations import PRIOR_PREFIX, first_user_task
 from prism.world.scene_graph import SceneGraph
 from prism.world.task import Task
+from prism.world.worlds import World
 
 
 @dataclass(frozen=True)
@@ -19,19 +20,34 @@ class Prior:
 
     A generator reads the fields it can use: the procedural one generates tasks of ``kind`` (read
     off the text when unknown) in a theme that fits the task's words; an LLM generator gets
-    :meth:`prompt`, the reference's ``"example task: ..."`` text.
+    :meth:`prompt`, the reference's ``"example task: ..."`` text. A prior with a ``world`` (a task
+    the student failed, in the exact situation it failed in) is played again as it is: the
+    generation's scene *is* that world.
 
     Attributes:
         task: the example's task text, e.g. ``"Is the bridge damaged?"``.
         kind: its task family, or ``None`` when the sample does not say.
-        sample_id: the id of the sample it was taken from.
+        sample_id: the id of the sample (or closed-loop outcome) it was taken from.
         scene_id: the scene the sample was generated in, if it records one.
+        world: the world to play again, or ``None``.
     """
 
     task: str
     kind: str | None = None
     sample_id: str | None = None
     scene_id: str | None = None
+    world: World | None = None
+
+    @classmethod
+    def of_world(cls, world: World, sample_id: str | None = None) -> Prior:
+        """The prior that plays ``world`` again: its task, kind and scene."""
+        return cls(
+            task=world.task.task,
+            kind=world.task.kind,
+            sample_id=sample_id,
+            scene_id=world.scene_id,
+            world=world,
+        )
 
     @classmethod
     def of_sample(cls, sample: Mapping[str, Any], source: str = "<data>") -> Prior:
@@ -63,13 +79,16 @@ class Prior:
             text = value.strip()
             return cls(task=text.removeprefix(PRIOR_PREFIX.strip()).strip())
         if isinstance(value, Mapping):
-            unknown = sorted(set(value) - {"task", "kind", "sample_id", "scene_id"})
+            unknown = sorted(set(value) - {"task", "kind", "sample_id", "scene_id", "world"})
             if unknown or not isinstance(value.get("task"), str):
                 raise ValueError(
-                    "a prior mapping needs a string 'task' and may have kind, sample_id and "
-                    f"scene_id; got {dict(value)!r}"
+                    "a prior mapping needs a string 'task' and may have kind, sample_id, "
+                    f"scene_id and world; got {dict(value)!r:.200}"
                 )
-            return cls(**value)
+            values = dict(value)
+            if values.get("world") is not None:
+                values["world"] = World.from_record(values["world"], source="prior world")
+            return cls(**values)
         raise ValueError(f"a prior is a task text or a mapping, got {type(value).__name__}")
 
     def prompt(self) -> str:
@@ -77,8 +96,12 @@ class Prior:
         return PRIOR_PREFIX + self.task
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain data, for configuration records and manifests."""
-        return asdict(self)
+        """Plain data, for configuration records and manifests (``world`` only when set, so the
+        records of priors without one read as they always did)."""
+        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "world"}
+        if self.world is not None:
+            data["world"] = self.world.to_record()
+        return data
 
 
 @dataclass
