@@ -452,7 +452,7 @@ class TestWeights:
         records = [dagger_sample(), dagger_sample(weight=0)]
         message = rejection(records)
         assert message.startswith("data/x.json: sample 1, field conversations: ")
-        assert "only assistant turns of weight 0" in message
+        assert "every assistant turn has weight 0, so nothing is learnt" in message
 
     def test_conversations_waiting_for_a_reply_need_no_trained_turn(self):
         turns = DAGGER_TURNS[:3]

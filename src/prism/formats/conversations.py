@@ -367,7 +367,7 @@ def _canonical_sample(record: Any, source: str, index: int) -> dict[str, Any]:
             field=key,
         )
     if not any(is_trained(turn) for turn in turns):
-        reason = "has only assistant turns of weight 0, nothing to learn; set 1 on the one to train"
+        reason = "every assistant turn has weight 0, so nothing is learnt; give one weight 1"
         raise DataFormatError(reason, source=source, sample=index, field=key)
     new_id = _hash_turns(turns)
     canonical: dict[str, Any] = {"id": new_id, "conversations": turns}
