@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from prism.evaluation.token_metrics import mean_metrics, score_samples
-from prism.formats.conversations import to_chat_messages
+from prism.formats.conversations import load_samples, to_chat_messages
 from prism.training.collate import PaddingCollator
-from prism.training.masking import encode_conversation
+from prism.training.masking import IGNORE_INDEX, encode_conversation
 
 
 def test_a_sample_scores_its_training_loss(tiny_student, samples):
@@ -53,3 +53,44 @@ def test_a_bad_batch_size_is_refused(tiny_student, samples):
     model, tokenizer, fmt = tiny_student
     with pytest.raises(ValueError, match="batch_size"):
         score_samples(model, tokenizer, fmt, samples[:1], batch_size=0)
+
+
+def only_the_last_run(labels: list[int]) -> list[int]:
+    """``labels`` with every label before the last run of supervised tokens masked."""
+    start = max(i for i, label in enumerate(labels) if label != IGNORE_INDEX)
+    while start > 0 and labels[start - 1] != IGNORE_INDEX:
+        start -= 1
+    return [IGNORE_INDEX] * start + labels[start:]
+
+
+def test_a_dagger_sample_scores_only_its_trained_turn(tiny_student, samples):
+    model, tokenizer, fmt = tiny_student
+    sample = next(
+        s for s in samples if sum(t["role"] == "assistant" for t in s["conversations"]) > 2
+    )
+    turns = [dict(t) for t in sample["conversations"]]
+    last = max(i for i, t in enumerate(turns) if t["role"] == "assistant")
+    for turn in turns[:last]:
+        if turn["role"] == "assistant":
+            turn["weight"] = 0  # the student's own turns; only the teacher's last one is trained
+    (dagger,) = load_samples([{"conversations": turns}])
+    (score,) = score_samples(model, tokenizer, fmt, [dagger])
+
+    # The same conversation without weights, with every label before the last turn's masked by hand.
+    plain = encode_conversation(tokenizer, fmt.encode(to_chat_messages(sample)), 1024)
+    batch = PaddingCollator(tokenizer.pad_token_id)(
+        [{"input_ids": plain.input_ids, "labels": only_the_last_run(plain.labels)}]
+    )
+    with torch.no_grad():
+        output = model(**batch)
+    targets = batch["labels"][0, 1:]
+    scored = targets != IGNORE_INDEX
+    predicted = output.logits[0, :-1].argmax(-1)
+    (whole,) = score_samples(model, tokenizer, fmt, [sample])
+
+    assert score.tokens == int(scored.sum()) < whole.tokens
+    assert score.loss == pytest.approx(output.loss.item(), rel=1e-5)
+    assert score.accuracy == pytest.approx(
+        float((predicted[scored] == targets[scored]).float().mean())
+    )
+    assert score.loss != pytest.approx(whole.loss, rel=1e-5)

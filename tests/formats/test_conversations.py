@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import pickle
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -13,6 +14,7 @@ from hypothesis import strategies as st
 from prism.formats.conversations import (
     dedupe,
     first_user_task,
+    is_trained,
     load_samples,
     prior_prompt,
     read_samples,
@@ -21,6 +23,8 @@ from prism.formats.conversations import (
     write_samples,
 )
 from prism.formats.errors import DataFormatError
+
+SHIPPED = Path(__file__).resolve().parents[2] / "data" / "01_raw" / "initial_dataset.json"
 
 USER_TEXT = 'task: find the truck\nUse the graph.\nScene graph:{"regions": []}'
 PLAN_TEXT = '{"primary_goal": "find", "plan": "[goto(field_6)]"}'
@@ -93,7 +97,7 @@ class TestAcceptedShapes:
         }
 
     def test_extra_turn_keys_are_dropped(self):
-        turns = [{**t, "weight": 0, "loss": False} for t in CANONICAL_TURNS]
+        turns = [{**t, "name": "x", "loss": False} for t in CANONICAL_TURNS]
         assert load_one({"conversations": turns})["conversations"] == CANONICAL_TURNS
 
     def test_text_is_not_stripped(self):
@@ -331,6 +335,131 @@ class TestRejections:
             load_samples(None)
 
 
+# ---------------------------------------------------------------------------------- weights
+#: A DAgger sample: the student's own plan (not trained), then the teacher's label (trained).
+DAGGER_TURNS = [
+    {"role": "user", "value": USER_TEXT},
+    {"role": "assistant", "value": '{"plan": "[goto(field_1)]"}', "weight": 0},
+    {"role": "user", "value": "no_updates()"},
+    {"role": "assistant", "value": PLAN_TEXT},
+]
+
+
+def dagger_sample(**last_turn):
+    turns = copy.deepcopy(DAGGER_TURNS)
+    turns[3].update(last_turn)
+    return {"conversations": turns}
+
+
+class TestWeights:
+    def test_weight_0_is_kept_and_weight_1_is_the_default(self):
+        sample = load_one(dagger_sample(weight=1))
+        assert sample["conversations"] == DAGGER_TURNS
+        assert sample == load_one(dagger_sample())
+        assert [is_trained(t) for t in sample["conversations"]] == [False, False, False, True]
+
+    @pytest.mark.parametrize(("untrained", "trained"), [(0, 1), (0.0, 1.0)])
+    def test_integral_floats_are_weights_too(self, untrained, trained):
+        turns = copy.deepcopy(DAGGER_TURNS)
+        turns[1]["weight"], turns[3]["weight"] = untrained, trained
+        assert load_one({"conversations": turns})["conversations"] == DAGGER_TURNS
+
+    def test_every_input_shape_reads_the_weight(self):
+        turns = [
+            {"from": "human", "content": USER_TEXT},
+            {"from": "gpt", "content": DAGGER_TURNS[1]["value"], "weight": 0},
+            {"from": "human", "content": "no_updates()"},
+            {"from": "model", "content": PLAN_TEXT},
+        ]
+        assert load_one({"messages": turns}) == load_one(dagger_sample())
+
+    def test_round_trip_through_a_file_keeps_the_weight(self, tmp_path):
+        target = tmp_path / "dagger.json"
+        write_samples([dagger_sample()], target)
+        written = json.loads(target.read_text())
+        assert written[0]["conversations"][1] == {**DAGGER_TURNS[1], "weight": 0}
+        again = tmp_path / "again.json"
+        write_samples(read_samples(target), again)
+        assert again.read_bytes() == target.read_bytes()
+        assert read_samples(again) == written
+
+    def test_the_weight_reaches_the_chat_messages(self):
+        messages = to_chat_messages(load_one(dagger_sample()))
+        assert [m.get("weight") for m in messages] == [None, 0, None, None]
+        assert messages[1] == {
+            "role": "assistant",
+            "content": DAGGER_TURNS[1]["value"],
+            "weight": 0,
+        }
+        assert [is_trained(m) for m in messages] == [False, False, False, True]
+
+    def test_the_id_counts_weight_0_and_nothing_else(self):
+        unweighted = [{"role": t["role"], "value": t["value"]} for t in DAGGER_TURNS]
+        explicit_ones = [{**t, "weight": 1} for t in unweighted if t["role"] == "assistant"]
+        assert sample_id(DAGGER_TURNS) != sample_id(unweighted)
+        assert sample_id([unweighted[0], explicit_ones[0], unweighted[2], explicit_ones[1]]) == (
+            sample_id(unweighted)
+        )
+        other_turn_untrained = [*unweighted[:3], {**unweighted[3], "weight": 0}]
+        assert sample_id(other_turn_untrained) not in (
+            sample_id(DAGGER_TURNS),
+            sample_id(unweighted),
+        )
+        assert load_one(dagger_sample())["id"] == sample_id(DAGGER_TURNS)
+
+    def test_samples_that_differ_only_in_weights_are_not_duplicates(self):
+        unweighted = load_one(dagger_sample())
+        unweighted["conversations"][1].pop("weight")
+        unweighted = load_one(unweighted)
+        weighted = load_one(dagger_sample())
+        assert dedupe([weighted, unweighted, load_one(dagger_sample())]) == [weighted, unweighted]
+
+    def test_the_shipped_ids_are_unchanged(self):
+        stored = [record["id"] for record in json.loads(SHIPPED.read_text())]
+        assert [sample["id"] for sample in read_samples(SHIPPED)] == stored
+
+    @pytest.mark.parametrize(
+        ("weight", "shown"),
+        [
+            (True, "a boolean"),
+            (False, "a boolean"),
+            ("0", "a string"),
+            (None, "null"),
+            ([0], "a list"),
+            (0.5, "0.5"),
+            (2, "2"),
+            (-1, "-1"),
+            (float("nan"), "nan"),
+        ],
+    )
+    def test_a_weight_other_than_0_or_1_is_refused(self, weight, shown):
+        records = [seed_sample(), seed_sample(), dagger_sample(weight=weight)]
+        assert rejection(records) == (
+            "data/x.json: sample 2, field conversations[3].weight: the weight must be 0 "
+            f"(not trained) or 1 (trained, the default), got {shown}"
+        )
+
+    @pytest.mark.parametrize(("role", "weight"), [("user", 0), ("system", 1), ("human", 0)])
+    def test_a_weight_on_another_role_is_refused(self, role, weight):
+        turns = [{"role": role, "value": "task: x", "weight": weight}, CANONICAL_TURNS[1]]
+        canonical = "user" if role == "human" else role
+        assert rejection([{"conversations": turns}]) == (
+            "data/x.json: sample 0, field conversations[0].weight: "
+            f"only assistant turns carry a weight, not {canonical} turns"
+        )
+
+    def test_a_sample_that_trains_nothing_is_refused(self):
+        records = [dagger_sample(), dagger_sample(weight=0)]
+        message = rejection(records)
+        assert message.startswith("data/x.json: sample 1, field conversations: ")
+        assert "every assistant turn has weight 0, so nothing is learnt" in message
+
+    def test_conversations_waiting_for_a_reply_need_no_trained_turn(self):
+        turns = DAGGER_TURNS[:3]
+        assert to_chat_messages({"conversations": turns})[1]["weight"] == 0
+        assert len(sample_id(turns)) == 16
+
+
 # ---------------------------------------------------------------------------------- helpers
 class TestHelpers:
     def test_to_chat_messages(self):
@@ -542,3 +671,56 @@ def test_canonical_output_round_trips(records):
     assert [to_chat_messages(s) for s in once] == [
         [{"role": t["role"], "content": t["value"]} for t in s["conversations"]] for s in once
     ]
+
+
+weights = st.sampled_from([None, 0, 1, 0.0, 1.0])
+weighted_samples = st.builds(
+    lambda body, last: {"conversations": [*body, {"role": "assistant", "value": "plan", **last}]},
+    st.lists(
+        st.builds(
+            lambda role, text, weight: {
+                "role": role,
+                "value": text,
+                **({} if weight is None or role != "assistant" else {"weight": weight}),
+            },
+            st.sampled_from(["user", "assistant", "system"]),
+            st.text(min_size=1).filter(str.strip),
+            weights,
+        ),
+        max_size=4,
+    ),
+    st.sampled_from([{}, {"weight": 1}, {"weight": 1.0}]),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(weighted_samples, max_size=4))
+def test_weighted_samples_round_trip_with_their_weights(records):
+    once = load_samples(records)
+    assert load_samples(json.loads(json.dumps(once))) == once
+    for record, sample in zip(records, once, strict=True):
+        raw = record["conversations"]
+        assert [t.get("weight") for t in sample["conversations"]] == [
+            0 if t.get("weight") == 0 else None for t in raw
+        ]
+        chat = to_chat_messages(sample)
+        assert [is_trained(m) for m in chat] == [
+            t["role"] == "assistant" and t.get("weight", 1) == 1 for t in raw
+        ]
+        without = [{"role": t["role"], "value": t["value"]} for t in raw]
+        untrained = any(t.get("weight") == 0 for t in raw)
+        assert (sample["id"] == sample_id(without)) is not untrained
+
+
+@settings(max_examples=200, deadline=None)
+@given(json_values, st.sampled_from(["user", "assistant", "system"]))
+def test_any_weight_is_read_as_0_or_1_or_refused_with_its_field(weight, role):
+    turns = [{"role": "user", "value": "task: x"}, {"role": "assistant", "value": "p"}]
+    turns.insert(1, {"role": role, "value": "t", "weight": weight})
+    try:
+        (sample,) = load_samples([{"conversations": turns}], source="prop.json")
+    except DataFormatError as err:
+        assert str(err).startswith("prop.json: sample 0, field conversations[1].weight: ")
+        return
+    assert role == "assistant" and not isinstance(weight, bool) and weight in (0, 1)
+    assert sample["conversations"][1].get("weight", 1) == weight

@@ -150,6 +150,42 @@ def test_compact_encoding_never_raises(turns):
     assert len(COMPACT.encode(chat)) == len(chat)
 
 
+def _weights(messages):
+    return [m.get("weight") for m in messages]
+
+
+@pytest.mark.parametrize("fmt", [PromptFormat(), COMPACT], ids=lambda f: f.name)
+def test_every_format_keeps_each_assistant_messages_weight(fmt, shipped_samples):
+    sample = next(s for s in shipped_samples if len(s["conversations"]) >= 6)
+    turns = [dict(t) for t in sample["conversations"]]
+    assistants = [i for i, t in enumerate(turns) if t["role"] == "assistant"]
+    for i in assistants[:-1]:  # a DAgger sample: only the last (the teacher's) turn is trained
+        turns[i]["weight"] = 0
+    chat = to_chat_messages({"conversations": turns})
+    plain = to_chat_messages(sample)
+    encoded = fmt.encode(chat)
+    kept = [m for m in chat if fmt.name == "spine" or m["role"] != "system"]
+    assert _weights(encoded) == _weights(kept)
+    assert _weights(encoded).count(0) == len(assistants) - 1
+    # The weight changes nothing else of the rewriting.
+    assert [{k: v for k, v in m.items() if k != "weight"} for m in encoded] == fmt.encode(plain)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["user", "assistant"]), st.text(), st.sampled_from([None, 0])),
+        max_size=5,
+    )
+)
+def test_compact_encoding_keeps_weights_in_place(turns):
+    chat = [
+        {"role": role, "content": text, **({} if weight is None else {"weight": weight})}
+        for role, text, weight in turns
+    ]
+    assert _weights(COMPACT.encode(chat)) == _weights(chat)
+
+
 def test_compact_graph_writes_objects_with_their_region(tiny_spine):
     lines = compact_graph(tiny_spine)
     assert "object cabin_1: island_1" in lines  # an empty description adds nothing

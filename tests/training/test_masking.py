@@ -1,4 +1,4 @@
-"""Assistant-only labels: the loss sees every assistant turn and nothing else."""
+"""Assistant-only labels: the loss sees every trained assistant turn and nothing else."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from prism.formats.conversations import to_chat_messages
+from prism.formats.conversations import load_samples, to_chat_messages
 from prism.training.chat_template import END_OF_TURN
 from prism.training.masking import (
     IGNORE_INDEX,
@@ -37,6 +37,21 @@ def supervised_segments(encoded: Any) -> list[list[int]]:
 
 def a_sample_with_a_system_turn(samples: list[dict[str, Any]]) -> dict[str, Any]:
     return next(s for s in samples if s["conversations"][0]["role"] == "system")
+
+
+def untrained(sample: dict[str, Any], *assistant_turns: int) -> dict[str, Any]:
+    """The sample, read again with ``"weight": 0`` on the given assistant turns (0 = first)."""
+    turns = [dict(turn) for turn in sample["conversations"]]
+    positions = [i for i, turn in enumerate(turns) if turn["role"] == "assistant"]
+    for n in assistant_turns:
+        turns[positions[n]]["weight"] = 0
+    (weighted,) = load_samples([{"conversations": turns}])
+    return weighted
+
+
+def assistant_texts(messages: list[dict[str, Any]], end: str, *turns: int) -> list[str]:
+    texts = [m["content"] + end for m in messages if m["role"] == "assistant"]
+    return [texts[n] for n in turns]
 
 
 def test_unmasked_tokens_decode_to_exactly_the_assistant_turns(samples, tokenizer) -> None:
@@ -104,3 +119,53 @@ def test_a_template_that_rewrites_earlier_turns_is_refused(samples, tokenizer) -
     )
     with pytest.raises(TemplateNotPrefixStableError, match=r"renders turn"):
         encode_conversation(tokenizer, to_chat_messages(samples[0]), max_len=4096)
+
+
+@pytest.mark.parametrize(
+    ("untrained_turns", "trained_turns"), [((0, 1), (2,)), ((1,), (0, 2)), ((), (0, 1, 2))]
+)
+def test_a_weight_0_turn_gets_no_label_and_the_turns_after_it_do(
+    samples, tokenizer, untrained_turns, trained_turns
+) -> None:
+    sample = a_sample_with_a_system_turn(samples)
+    plain = encode_conversation(tokenizer, to_chat_messages(sample), max_len=4096)
+    messages = to_chat_messages(untrained(sample, *untrained_turns))
+    encoded = encode_conversation(tokenizer, messages, max_len=4096)
+    decoded = [tokenizer.decode(s) for s in supervised_segments(encoded)]
+    assert decoded == assistant_texts(messages, END_OF_TURN, *trained_turns)
+    # Same tokens as without weights: only the labels of the untrained turns are gone.
+    assert encoded.input_ids == plain.input_ids
+    kept = [supervised_segments(plain)[n] for n in trained_turns]
+    assert supervised_segments(encoded) == kept
+    assert encoded.n_supervised == sum(len(segment) for segment in kept)
+    assert all(
+        label in (IGNORE_INDEX, before)
+        for label, before in zip(encoded.labels, plain.labels, strict=True)
+    )
+
+
+def test_the_dagger_sample_labels_only_the_teachers_turn_in_another_template(
+    samples, tokenizer
+) -> None:
+    tokenizer.chat_template = CHATML
+    sample = a_sample_with_a_system_turn(samples)
+    messages = to_chat_messages(untrained(sample, 0, 1))
+    encoded = encode_conversation(tokenizer, messages, max_len=4096)
+    decoded = [tokenizer.decode(s) for s in supervised_segments(encoded)]
+    assert decoded == assistant_texts(messages, "<|im_end|>\n", 2)
+
+
+def test_the_chat_template_never_sees_the_weight(samples, tokenizer) -> None:
+    # A template that would print a weight: the weight is for the loss, not part of the text.
+    tokenizer.chat_template = (
+        "{% for m in messages %}{{ '<|im_start|>' + m['role'] + '\\n' + m['content'] }}"
+        "{% if m['weight'] is defined %}{{ 'WEIGHT' }}{% endif %}{{ '<|im_end|>\\n' }}"
+        "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
+    )
+    sample = a_sample_with_a_system_turn(samples)
+    plain = encode_conversation(tokenizer, to_chat_messages(sample), max_len=4096)
+    weighted = encode_conversation(
+        tokenizer, to_chat_messages(untrained(sample, 0, 1)), max_len=4096
+    )
+    assert weighted.input_ids == plain.input_ids
+    assert "WEIGHT" not in tokenizer.decode(weighted.input_ids)

@@ -1,7 +1,9 @@
-"""Per-sample token metrics: cross-entropy and next-token accuracy over the assistant tokens.
+"""Per-sample token metrics: cross-entropy and next-token accuracy over the supervised tokens.
 
 The same tokens the student is trained on (:mod:`prism.training.masking`, in the model's prompt
-format) are scored, so a sample's loss here is its training loss. Batched, no gradients.
+format) are scored, so a sample's loss here is its training loss: an assistant turn with
+``"weight": 0`` (a DAgger sample's own student turns) is context here too, not scored. Batched,
+no gradients.
 """
 
 from __future__ import annotations
@@ -21,7 +23,10 @@ from prism.training.masking import IGNORE_INDEX, encode_conversation
 
 @dataclass(frozen=True)
 class SampleScore:
-    """One sample's token metrics (``loss`` is NaN when no assistant token fits the context)."""
+    """One sample's token metrics (``loss`` is NaN when no supervised token fits the context).
+
+    ``tokens`` is the number of supervised tokens scored (those of trained assistant turns).
+    """
 
     id: str
     loss: float
@@ -42,7 +47,7 @@ def score_samples(
     batch_size: int = 8,
     max_len: int | None = None,
 ) -> list[SampleScore]:
-    """Cross-entropy and token accuracy of each sample's assistant tokens.
+    """Cross-entropy and token accuracy of each sample's supervised (trained assistant) tokens.
 
     Args:
         model: a causal LM (or peft model); put in eval mode for the call.

@@ -17,13 +17,18 @@ What :func:`load_samples` reads:
   (assistant), and ``model`` (assistant; Gemini/Gemma chat data). Role names are matched without
   regard to case or surrounding spaces. Anything else (``bot``, ``tool``, ``function``, ...) is
   rejected rather than guessed.
+* an assistant turn's ``weight`` (OpenAI's fine-tuning convention): 0 = context the loss ignores
+  (a DAgger sample's own student turns), 1 = trained on (the default); 0.0 and 1.0 too. Any other
+  value (``true``, ``"0"``, ``0.5``), a weight on another role, or a sample whose assistant turns
+  all have weight 0 is rejected.
 
-What it writes: turns ``{"role", "value"}`` with only the three canonical roles (other keys of a
-turn are dropped: they are not part of the contract and would not survive the tokenizer anyway),
-turn text exactly as found (not stripped), and ``id`` = :func:`sample_id` of the turns, always
-recomputed. A different ``id`` found on the input is kept under ``source_id`` (unless the sample
-already has a ``source_id``, which then wins: it is the older origin, and the superseded id, e.g.
-a stale hash of an edited sample, is dropped).
+What it writes: turns ``{"role", "value"}`` with only the three canonical roles and, on an
+untrained assistant turn, ``"weight": 0`` (1 is not written: samples without weights keep their
+bytes and ids); other turn keys are dropped (they are not part of the contract and would not
+survive the tokenizer anyway). Turn text is kept as found (not stripped), and ``id`` =
+:func:`sample_id` of the turns, always recomputed. A different ``id`` found on the input is kept
+under ``source_id`` (unless the sample already has a ``source_id``, which then wins: it is the
+older origin, and the superseded id, e.g. a stale hash of an edited sample, is dropped).
 """
 
 from __future__ import annotations
@@ -55,6 +60,9 @@ ROLE_ALIASES: Mapping[str, str] = {
 TURNS_KEYS: tuple[str, ...] = ("conversations", "messages")
 ROLE_KEYS: tuple[str, ...] = ("role", "from")
 TEXT_KEYS: tuple[str, ...] = ("value", "content")
+
+#: An assistant turn's training weight: 0 = context only, 1 = trained on (the default).
+WEIGHT_KEY = "weight"
 
 PRIOR_PREFIX = "example task: "
 
@@ -124,8 +132,9 @@ def write_samples(samples: Iterable[Mapping[str, Any]], path: str | os.PathLike[
 def sample_id(conversations: Sequence[Mapping[str, Any]]) -> str:
     """The stable content id of a conversation: 16 hex chars of sha256 over its canonical JSON.
 
-    Only roles and texts count, after canonicalisation, so the same conversation written in the
-    seed format, with ``content`` or as ShareGPT gets the same id.
+    Only roles, texts and ``"weight": 0`` count, after canonicalisation, so the same
+    conversation written in the seed format, with ``content`` or as ShareGPT gets the same id,
+    and two conversations that differ in which turns are trained on do not.
 
     Raises:
         DataFormatError: a turn is malformed.
@@ -140,18 +149,34 @@ def sample_id(conversations: Sequence[Mapping[str, Any]]) -> str:
     return _hash_turns(turns)
 
 
-def to_chat_messages(sample: Mapping[str, Any]) -> list[dict[str, str]]:
+def to_chat_messages(sample: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The sample's turns as ``{"role", "content"}`` messages for tokenizer chat templates.
 
+    An assistant turn that is not trained on keeps its ``"weight": 0`` (see :func:`is_trained`).
     Unlike :func:`load_samples` this does not require an assistant turn, so it also serves a
     conversation that waits for the model's next turn.
 
     Example:
-        >>> to_chat_messages({"conversations": [{"role": "user", "value": "hi"}]})
-        [{'role': 'user', 'content': 'hi'}]
+        >>> to_chat_messages({"conversations": [{"role": "user", "value": "hi"},
+        ...                                     {"role": "assistant", "value": "a", "weight": 0}]})
+        [{'role': 'user', 'content': 'hi'}, {'role': 'assistant', 'content': 'a', 'weight': 0}]
     """
     turns = _turns_of(sample, source="<sample>")
-    return [{"role": turn["role"], "content": turn["value"]} for turn in turns]
+    # A canonical turn holds a weight only when it is 0 (1, the default, is never written).
+    return [
+        {"role": t["role"], "content": t["value"], **({WEIGHT_KEY: 0} if WEIGHT_KEY in t else {})}
+        for t in turns
+    ]
+
+
+def is_trained(turn: Mapping[str, Any]) -> bool:
+    """Whether the loss covers this turn (canonical or chat): assistant, not ``"weight": 0``.
+
+    Example:
+        >>> [is_trained({"role": "assistant"}), is_trained({"role": "assistant", "weight": 0})]
+        [True, False]
+    """
+    return turn["role"] == "assistant" and turn.get(WEIGHT_KEY, 1) != 0
 
 
 def dedupe(samples: Iterable[_Sample]) -> list[_Sample]:
@@ -287,7 +312,7 @@ def _turns_key(sample: Mapping[str, Any]) -> str | None:
     return present[0] if len(present) == 1 else None
 
 
-def _turns_of(sample: Any, source: str) -> list[dict[str, str]]:
+def _turns_of(sample: Any, source: str) -> list[dict[str, Any]]:
     """The canonical turns of a sample, validated, without the sample-level checks."""
     label = _label(sample)
     if not isinstance(sample, Mapping):
@@ -341,6 +366,9 @@ def _canonical_sample(record: Any, source: str, index: int) -> dict[str, Any]:
             sample=index,
             field=key,
         )
+    if not any(is_trained(turn) for turn in turns):
+        reason = "every assistant turn has weight 0, so nothing is learnt; give one weight 1"
+        raise DataFormatError(reason, source=source, sample=index, field=key)
     new_id = _hash_turns(turns)
     canonical: dict[str, Any] = {"id": new_id, "conversations": turns}
     for name, value in record.items():
@@ -351,7 +379,7 @@ def _canonical_sample(record: Any, source: str, index: int) -> dict[str, Any]:
     return canonical
 
 
-def _canonical_turns(turns: Any, source: str, sample: Any, key: str) -> list[dict[str, str]]:
+def _canonical_turns(turns: Any, source: str, sample: Any, key: str) -> list[dict[str, Any]]:
     if not isinstance(turns, list | tuple):
         raise DataFormatError(
             f"must be a list of turns, got {json_type(turns)}",
@@ -383,7 +411,7 @@ def _pick(
     return present[0], values[0]
 
 
-def _canonical_turn(turn: Any, source: str, sample: Any, path: str) -> dict[str, str]:
+def _canonical_turn(turn: Any, source: str, sample: Any, path: str) -> dict[str, Any]:
     error: dict[str, Any] = {"source": source, "sample": sample, "field": path}
     if not isinstance(turn, Mapping):
         raise DataFormatError(
@@ -410,11 +438,24 @@ def _canonical_turn(turn: Any, source: str, sample: Any, path: str) -> dict[str,
         raise DataFormatError(f"the text must be a string, got {json_type(text)}{hint}", **error)
     if not text.strip():
         raise DataFormatError("the turn's text is empty", **error)
-    return {"role": role, "value": text}
+    if WEIGHT_KEY not in turn:
+        return {"role": role, "value": text}
+    error["field"] = f"{path}.{WEIGHT_KEY}"
+    weight = turn[WEIGHT_KEY]
+    if role != "assistant":
+        raise DataFormatError(f"only assistant turns carry a weight, not {role} turns", **error)
+    # bool is an int in Python, but JSON's true/false is no weight: refuse rather than guess.
+    if isinstance(weight, bool) or not isinstance(weight, int | float) or weight not in (0, 1):
+        shown = repr(weight) if json_type(weight) == "a number" else json_type(weight)
+        raise DataFormatError(
+            f"the weight must be 0 (not trained) or 1 (trained, the default), got {shown}", **error
+        )
+    return {"role": role, "value": text, **({WEIGHT_KEY: 0} if weight == 0 else {})}
 
 
-def _hash_turns(turns: Sequence[Mapping[str, str]]) -> str:
-    payload = [{"role": turn["role"], "value": turn["value"]} for turn in turns]
-    blob = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+def _hash_turns(turns: Sequence[Mapping[str, Any]]) -> str:
+    # Canonical turns: role, value and "weight": 0 only where a turn is not trained, so a sample
+    # without weights hashes exactly as it did before weights were read.
+    blob = json.dumps(list(turns), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     # "surrogatepass": JSON may legally carry lone surrogate escapes; their id must still exist.
     return hashlib.sha256(blob.encode("utf-8", "surrogatepass")).hexdigest()[:16]

@@ -19,7 +19,9 @@ reply has no reasoning; :meth:`CompactFormat.decode` fills ``primary_goal`` with
 ``relevant_graph`` with the nodes the plan names and leaves ``reasoning`` empty.
 
 Anything the compact encoder does not recognise (a user message that is neither a task prompt
-nor simulator updates, e.g. a validation feedback) is passed on verbatim, never dropped.
+nor simulator updates, e.g. a validation feedback) is passed on verbatim, never dropped. Every
+format keeps an assistant message's training ``weight`` (``"weight": 0``: the loss ignores the
+turn, see :mod:`prism.formats.conversations`) on the message it rewrites it into.
 """
 
 from __future__ import annotations
@@ -30,11 +32,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from prism.formats.conversations import WEIGHT_KEY
 from prism.world.protocol import RESPONSE_KEYS, PlanSyntaxError, parse_plan
 
 FORMAT_FILE = "prism_format.json"
 
-Message = Mapping[str, str]
+#: A chat message: ``role`` and ``content``, and ``weight`` on an untrained assistant turn.
+Message = Mapping[str, Any]
 
 _SCENE_MARKER = "Scene graph:"
 _UPDATE_LINE = re.compile(
@@ -49,9 +53,12 @@ class PromptFormat:
 
     name = "spine"
 
-    def encode(self, messages: Sequence[Message]) -> list[dict[str, str]]:
-        """SPINE chat messages (``role`` + ``content``) -> the messages the student reads."""
-        return [{"role": m["role"], "content": m["content"]} for m in messages]
+    def encode(self, messages: Sequence[Message]) -> list[dict[str, Any]]:
+        """SPINE chat messages (``role`` + ``content``) -> the messages the student reads.
+
+        A message's ``weight``, where it has one, stays on it.
+        """
+        return [_rewritten(m, m["content"]) for m in messages]
 
     def decode(self, reply: str, messages: Sequence[Message]) -> str:
         """The student's reply to ``messages`` (SPINE form) -> a SPINE planner response."""
@@ -64,8 +71,8 @@ class CompactFormat(PromptFormat):
 
     name = "compact"
 
-    def encode(self, messages: Sequence[Message]) -> list[dict[str, str]]:
-        out: list[dict[str, str]] = []
+    def encode(self, messages: Sequence[Message]) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
         known: KnownGraph | None = None
         task = ""
         for message in messages:
@@ -89,7 +96,7 @@ class CompactFormat(PromptFormat):
                         pass  # not updates we understand: verbatim
                     else:
                         content = "\n".join([*lines, *known.hints(task), f"task: {task}"])
-            out.append({"role": role, "content": content})
+            out.append(_rewritten(message, content))
         return out
 
     def decode(self, reply: str, messages: Sequence[Message]) -> str:
@@ -140,6 +147,12 @@ def save_format(model_dir: str | Path, fmt: PromptFormat) -> None:
         path.unlink(missing_ok=True)
     else:
         path.write_text(json.dumps({"format": fmt.name}) + "\n", encoding="utf-8")
+
+
+def _rewritten(message: Message, content: str) -> dict[str, Any]:
+    """``message`` with new ``content``; its role and its training weight, if any, are kept."""
+    weight = {WEIGHT_KEY: message[WEIGHT_KEY]} if WEIGHT_KEY in message else {}
+    return {"role": message["role"], "content": content, **weight}
 
 
 # ---------------------------------------------------------------------- compact rendering

@@ -1,12 +1,16 @@
 """Assistant-only labels: the student learns to plan, not to predict the user or the scene graph.
 
 A rollout is rendered with the tokenizer's own chat template and tokenized once. The loss covers
-every assistant turn of the rollout and nothing else: for each assistant turn the *supervised span*
-is the text the template renders for that turn after its header, i.e. the assistant's text followed
-by the template's end-of-turn marker (``<|end|>`` for the built-in template, ``<|eot_id|>`` for
-Llama 3, ``<|im_end|>`` + newline for ChatML/Qwen). Supervising the end-of-turn marker is deliberate:
-it is how the student learns to stop. The role header (``<|assistant|>``,
-``<|start_header_id|>assistant<|end_header_id|>\\n\\n``), system and user turns get label -100.
+every trained assistant turn of the rollout and nothing else: for each such turn the *supervised
+span* is the text the template renders for that turn after its header, i.e. the assistant's text
+followed by the template's end-of-turn marker (``<|end|>`` for the built-in template, ``<|eot_id|>``
+for Llama 3, ``<|im_end|>`` + newline for ChatML/Qwen). Supervising the end-of-turn marker is
+deliberate: it is how the student learns to stop. The role header (``<|assistant|>``,
+``<|start_header_id|>assistant<|end_header_id|>\\n\\n``), system and user turns get label -100,
+and so does an assistant turn with ``"weight": 0`` (OpenAI's convention, read by
+:mod:`prism.formats.conversations`): in a DAgger sample the student's own earlier turns are context,
+only the teacher's last turn is learnt. The weight is not shown to the chat template, so a weighted
+conversation has the same tokens as the same conversation without weights, only fewer labels.
 
 Spans are found by rendering growing prefixes of the conversation, which works for any template
 that renders a conversation's prefix as a prefix of its text (all common ones do; templates that
@@ -16,15 +20,19 @@ silently mislabelled). A token is supervised when its first character lies insid
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from transformers import PreTrainedTokenizerBase
+
+from prism.formats.conversations import WEIGHT_KEY, is_trained
 
 #: Label value ignored by the loss of every transformers causal LM.
 IGNORE_INDEX = -100
 
-Message = dict[str, str]
+#: A chat message: ``role``, ``content`` and, on an untrained assistant turn, ``"weight": 0``.
+Message = Mapping[str, Any]
 
 
 class TemplateNotPrefixStableError(ValueError):
@@ -37,7 +45,8 @@ class EncodedConversation:
 
     Attributes:
         input_ids: token ids of the rendered conversation (at most ``max_len``).
-        labels: ``input_ids`` on supervised (assistant) tokens, ``IGNORE_INDEX`` elsewhere.
+        labels: ``input_ids`` on supervised tokens (those of trained assistant turns),
+            ``IGNORE_INDEX`` elsewhere.
         truncated: whether tokens past ``max_len`` were dropped.
     """
 
@@ -54,24 +63,25 @@ class EncodedConversation:
 def _render(
     tokenizer: PreTrainedTokenizerBase, messages: Sequence[Message], gen_prompt: bool
 ) -> str:
-    return tokenizer.apply_chat_template(
-        list(messages), tokenize=False, add_generation_prompt=gen_prompt
-    )
+    # The weight is for the loss, not for the model: the template never sees it.
+    chat = [{key: value for key, value in m.items() if key != WEIGHT_KEY} for m in messages]
+    return tokenizer.apply_chat_template(chat, tokenize=False, add_generation_prompt=gen_prompt)
 
 
-def assistant_spans(
+def supervised_spans(
     tokenizer: PreTrainedTokenizerBase, messages: Sequence[Message]
 ) -> tuple[str, list[tuple[int, int]]]:
-    """Render a conversation and find the character span of every assistant turn.
+    """Render a conversation and find the character span of every trained assistant turn.
 
     Args:
         tokenizer: a tokenizer with a chat template.
         messages: ``[{"role": ..., "content": ...}, ...]`` as from
-            ``prism.formats.conversations.to_chat_messages``.
+            ``prism.formats.conversations.to_chat_messages``; an assistant message with
+            ``"weight": 0`` is context, like a user message, and gets no span.
 
     Returns:
-        The rendered text and, per assistant turn, ``(start, end)`` character offsets of its
-        supervised span (assistant text + end-of-turn marker).
+        The rendered text and, per trained assistant turn, ``(start, end)`` character offsets of
+        its supervised span (assistant text + end-of-turn marker), in order.
 
     Raises:
         TemplateNotPrefixStableError: if the template is not prefix-stable (see module docstring).
@@ -79,7 +89,7 @@ def assistant_spans(
     text = _render(tokenizer, messages, gen_prompt=False)
     spans = []
     for i, message in enumerate(messages):
-        if message["role"] != "assistant":
+        if not is_trained(message):
             continue
         before = _render(tokenizer, messages[:i], gen_prompt=True) if i else ""
         through = _render(tokenizer, messages[: i + 1], gen_prompt=False)
@@ -96,21 +106,22 @@ def assistant_spans(
 def encode_conversation(
     tokenizer: PreTrainedTokenizerBase, messages: Sequence[Message], max_len: int
 ) -> EncodedConversation:
-    """Tokenize a rollout with assistant-only labels, truncating it to ``max_len`` tokens.
+    """Tokenize a rollout with labels on its trained assistant turns only, cut to ``max_len``.
 
     Truncation keeps the beginning: the first user turn holds the task and the scene graph that
     every later turn depends on, so a rollout cut at the end still teaches its early plans.
 
     Args:
         tokenizer: a *fast* tokenizer (character offsets are needed) with a chat template.
-        messages: the conversation, as chat messages.
+        messages: the conversation, as chat messages (``"weight": 0`` on an assistant message
+            leaves it unlabelled).
         max_len: the student's context length in tokens.
 
     Returns:
         The encoded conversation; ``n_supervised`` may be 0 when truncation removed every
-        assistant token (the caller skips such samples).
+        trained assistant token (the caller skips such samples).
     """
-    text, spans = assistant_spans(tokenizer, messages)
+    text, spans = supervised_spans(tokenizer, messages)
     encoding = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
     input_ids: list[int] = encoding["input_ids"]
     labels = [IGNORE_INDEX] * len(input_ids)
