@@ -40,10 +40,12 @@ def launch(
     base: StudentBase,
     config: TrainConfig,
     checkpoint_dir: str | os.PathLike[str] | None = None,
+    init_from: str | os.PathLike[str] | None = None,
 ) -> tuple[ModelBundle, dict[str, Any]]:
     """Train with ``config.nproc`` processes and return rank 0's model and metrics.
 
-    ``checkpoint_dir``: the run's checkpoint folder, shared by the ranks (rank 0 writes it).
+    ``checkpoint_dir``: the run's checkpoint folder, shared by the ranks (rank 0 writes it);
+    ``init_from``: a saved student to start from (see :func:`~prism.training.fit.fit`).
     """
     with tempfile.TemporaryDirectory(prefix="prism-ddp-") as job_dir:
         job = Path(job_dir)
@@ -60,6 +62,7 @@ def launch(
                     "base": {"name_or_path": name_or_path, "builtin_spec": base.builtin_spec},
                     "config": config.to_dict(),
                     "checkpoint_dir": None if checkpoint_dir is None else str(checkpoint_dir),
+                    "init_from": None if init_from is None else str(init_from),
                 }
             )
         )
@@ -105,7 +108,14 @@ def run_worker(job: Path) -> None:
     spec = json.loads((job / "job.json").read_text())
     config = TrainConfig.from_dict(spec["config"])
     base = StudentBase(**spec["base"])
-    bundle, metrics = fit(spec["samples"], spec["split"], base, config, spec["checkpoint_dir"])
+    bundle, metrics = fit(
+        spec["samples"],
+        spec["split"],
+        base,
+        config,
+        spec["checkpoint_dir"],
+        init_from=spec.get("init_from"),
+    )
     if rank == 0:
         save_bundle(bundle, job / "out")
         (job / "metrics.json").write_text(json.dumps(metrics))

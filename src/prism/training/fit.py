@@ -40,6 +40,7 @@ from prism.training.finetune import (
 from prism.training.masking import EncodedConversation, encode_conversation
 from prism.training.split import Split
 from prism.training.trainer import ResumableTrainer
+from prism.training.warm_start import continue_from
 
 logger = logging.getLogger(__name__)
 
@@ -82,12 +83,16 @@ def fit(
     base: StudentBase,
     config: TrainConfig,
     checkpoint_dir: str | os.PathLike[str] | None = None,
+    *,
+    init_from: str | os.PathLike[str] | None = None,
 ) -> tuple[ModelBundle, dict[str, Any]]:
     """Train in this process (one rank of a data-parallel job when launched by torchrun).
 
     Args:
         checkpoint_dir: this run's checkpoint folder (see
             :func:`~prism.training.train.train_student`); ``None`` trains without checkpoints.
+        init_from: a saved student of the same base and mode to continue from
+            (:func:`~prism.training.warm_start.continue_from`); ``None``: the fresh base.
 
     Returns:
         The trained model with its tokenizer, and the run's metrics (losses, counts, speed).
@@ -126,6 +131,9 @@ def fit(
 
     mode = resolve_finetune(config, base)
     model = apply_finetune(model, mode, config)
+    if init_from is not None:
+        model = continue_from(model, mode, init_from, base)
+        logger.info("Continuing from the weights of %s", init_from)
     trainable, total = count_parameters(model)
     lr = learning_rate(config, mode, base)
     logger.info(
@@ -188,6 +196,7 @@ def fit(
         base_model=base.name_or_path,
         world_size=trainer.args.world_size,
         resumed_from_step=_checkpoint_step(last),
+        continued_from=None if init_from is None else str(init_from),
     )
     trained = trainer.model
     trained.eval()

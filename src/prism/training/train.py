@@ -38,6 +38,7 @@ from prism.training.errors import EmptyTrainingDataError, HardwareError, TrainCo
 from prism.training.fit import fit
 from prism.training.saved_base import load_student_base, save_student_base
 from prism.training.split import Split, split_ids
+from prism.training.warm_start import weights_digest
 
 __all__ = ["TrainConfig", "prepare_student_base", "train", "train_student"]
 
@@ -100,6 +101,7 @@ def train_student(
     base: StudentBase,
     config: TrainConfig,
     checkpoint_root: str | os.PathLike[str] | None = None,
+    init_from: str | os.PathLike[str] | None = None,
 ) -> tuple[ModelBundle, dict[str, Any]]:
     """Train the student, in this process or data-parallel over ``config.nproc`` processes.
 
@@ -115,18 +117,24 @@ def train_student(
             when training starts; this run's stay until the caller has saved the model and
             calls :func:`~prism.training.checkpoints.release_checkpoints` (in a Kedro run,
             :class:`prism.hooks.TrainingCheckpointsHook`). ``None``: no checkpoints.
+        init_from: a saved student (a model directory) to continue from instead of the fresh
+            base: its LoRA adapter, or its full weights, trained on the same base (the iterative
+            loop's ``warm_start``). ``None``: start from the base.
 
     Returns:
         The trained model bundle and the training metrics.
+
+    Raises:
+        TrainConfigError: ``init_from`` was trained on another base or in another mode.
     """
     checkpoint_dir = None
     if checkpoint_root is not None and config.checkpoint_every > 0:
-        key = training_fingerprint(samples, split, base, config)
+        key = training_fingerprint(samples, split, base, config, init_from)
         remove_stale_runs(checkpoint_root, keep=key)
         checkpoint_dir = Path(checkpoint_root) / key
     if config.nproc > 1:
-        return launch(samples, split, base, config, checkpoint_dir)
-    return fit(samples, split, base, config, checkpoint_dir)
+        return launch(samples, split, base, config, checkpoint_dir, init_from)
+    return fit(samples, split, base, config, checkpoint_dir, init_from=init_from)
 
 
 #: Settings that change how a run is watched, not what it learns: a resumed run may differ.
@@ -134,21 +142,27 @@ _UNLEARNT = ("name", "data", "report_to", "logging_steps", "checkpoint_every")
 
 
 def training_fingerprint(
-    samples: Sequence[dict[str, Any]], split: Split, base: StudentBase, config: TrainConfig
+    samples: Sequence[dict[str, Any]],
+    split: Split,
+    base: StudentBase,
+    config: TrainConfig,
+    init_from: str | os.PathLike[str] | None = None,
 ) -> str:
     """A hash of what decides a training run's result: its samples (content, in split order),
-    its base and every setting but the reporting ones."""
+    its base, the saved student it continues from (if any) and every setting but the reporting
+    ones."""
     by_id = {s["id"]: s["conversations"] for s in samples}
     settings = {k: v for k, v in config.to_dict().items() if k not in _UNLEARNT}
-    return fingerprint(
-        {
-            "train": [[i, by_id.get(i)] for i in split["train"]],
-            "val": [[i, by_id.get(i)] for i in split["val"]],
-            "base": base.name_or_path,
-            "builtin_spec": base.builtin_spec,
-            "config": settings,
-        }
-    )
+    payload = {
+        "train": [[i, by_id.get(i)] for i in split["train"]],
+        "val": [[i, by_id.get(i)] for i in split["val"]],
+        "base": base.name_or_path,
+        "builtin_spec": base.builtin_spec,
+        "config": settings,
+    }
+    if init_from is not None:  # only then: the fingerprints of runs from the base stay as they were
+        payload["init_from"] = weights_digest(init_from)
+    return fingerprint(payload)
 
 
 def train(config: TrainConfig, output_dir: str | os.PathLike[str]) -> Path:
