@@ -19,6 +19,7 @@ _EXPORTS = {
     "HFModelDataset": "hf_model",
     "JsonStoreDataset": "json_store",
     "ModelLinkDataset": "model_link",
+    "SavedModelDirDataset": "local_path",
     "StudentBaseDataset": "hf_model",
     "WorkDirDataset": "local_path",
 }

@@ -7,6 +7,8 @@ from typing import Any, TypeVar
 
 from kedro.io import AbstractDataset, DatasetError
 
+from prism.student.bundle import is_saved_bundle
+
 _Load = TypeVar("_Load")
 _Save = TypeVar("_Save")
 
@@ -49,3 +51,24 @@ class WorkDirDataset(LocalPathDataset[Path, Path]):
 
     def _exists(self) -> bool:
         return self._filepath.is_dir()
+
+
+class SavedModelDirDataset(LocalPathDataset[Path | None, None]):
+    """The directory of a saved student, read-only, as a path: what a run continues from.
+
+    ``load`` returns the directory when it holds a saved student (a ``prism_model.json``), else
+    ``None``: nothing is loaded into memory, the training loads what it needs. Catalog example::
+
+        "iterative.episode_{n}.student_dir":
+          type: prism.datasets.SavedModelDirDataset
+          filepath: output/iterative_training/iterative_model_episode_{n}
+    """
+
+    def load(self) -> Path | None:
+        return self._filepath if is_saved_bundle(self._filepath) else None
+
+    def save(self, data: None) -> None:
+        raise DatasetError(f"{self._filepath}: a saved model's directory is read-only here")
+
+    def _exists(self) -> bool:
+        return is_saved_bundle(self._filepath)

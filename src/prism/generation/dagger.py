@@ -67,8 +67,13 @@ class MixturePlanner:
     """One world's planner: the student's turns (the teacher's with probability ``beta``), and
     the teacher's label for every state on the way.
 
+    The student is asked in every state, also where the teacher's turn is executed, so that each
+    state records whether the student would have done what the teacher does (``agrees``), and
+    whether it comes right after one of the student's turns was rejected (``after_rejection``).
+
     Attributes:
-        states: ``{"messages", "label", "labeller", "executed"}`` per labelled state.
+        states: ``{"messages", "label", "labeller", "executed", "agrees", "after_rejection"}``
+            per labelled state.
         failures: ``{"turn", "teacher", "reason"}`` per label that could not be made.
     """
 
@@ -85,12 +90,13 @@ class MixturePlanner:
         self.states: list[dict[str, Any]] = []
         self.failures: list[dict[str, Any]] = []
         self.transient = False
+        self._rejected = False  # the turn returned last was not valid: this call is a retry
 
     def respond(self, messages: Sequence[Message]) -> str:
         """The executed turn; the teacher's label of this state is recorded first."""
         label, labeller = self._label(messages)
         teacher_acts = self.rng.random() < self.beta and label is not None
-        executed = label if teacher_acts else self.student.respond(messages)
+        own = self.student.respond(messages)
         if label is not None:
             self.states.append(
                 {
@@ -98,8 +104,12 @@ class MixturePlanner:
                     "label": label,
                     "labeller": labeller,
                     "executed": "teacher" if teacher_acts else "student",
+                    "agrees": _same_plan(own, label, self.sim),
+                    "after_rejection": self._rejected,
                 }
             )
+        executed = label if teacher_acts else own
+        self._rejected = not _valid(executed, self.sim)
         return executed
 
     def _label(self, messages: Sequence[Message]) -> tuple[str | None, str | None]:
@@ -215,6 +225,22 @@ def _collect(
     }
 
 
+def _valid(text: str, sim: PartialObservationSim) -> bool:
+    try:
+        check_turn(text, sim.partial)
+    except InvalidTurn:
+        return False
+    return True
+
+
+def _same_plan(own: str, label: str, sim: PartialObservationSim) -> bool:
+    """Whether the student's turn plans what the teacher's does (both valid, the same actions)."""
+    try:
+        return check_turn(own, sim.partial).plan == check_turn(label, sim.partial).plan
+    except InvalidTurn:
+        return False
+
+
 def _state_sample(state: dict[str, Any], index: int, world: World) -> dict[str, Any]:
     """A labelled state as a training sample: the student's context, the teacher's turn."""
     context = [
@@ -232,23 +258,40 @@ def _state_sample(state: dict[str, Any], index: int, world: World) -> dict[str, 
         "world": world.id,
         "state": index,
         "executed": state["executed"],
+        "agrees": state["agrees"],
+        "after_rejection": state["after_rejection"],
         "graph_unknown": world.graph_unknown,
     }
 
 
+def state_priority(sample: dict[str, Any]) -> int:
+    """Which states teach most, first: 0, right after one of the student's turns was rejected
+    (the teacher's own rollouts never are); 1, other states after the student's own turns where
+    it would not do what the teacher does; 2, those where it would; 3, the task's first turn,
+    which the teacher's own rollouts already teach."""
+    if sample.get("after_rejection"):
+        return 0
+    if not any(m["role"] == "assistant" for m in sample["conversations"][:-1]):
+        return 3
+    return 2 if sample.get("agrees") else 1
+
+
 def _interleave(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Failed worlds first, then the others; within that, one state of each world in turn."""
+    """The states by :func:`state_priority`; within one priority failed worlds first and one
+    state of each world in turn, so that the first ``n`` samples spread over many worlds and
+    teach what the student gets wrong."""
     ordered = sorted(records, key=lambda r: r["outcome"]["correct"])  # stable: False first
-    queues = [list(r["states"]) for r in ordered]
     samples: list[dict[str, Any]] = []
     seen: set[str] = set()
-    while any(queues):
-        for queue in queues:
-            if queue:
-                sample = queue.pop(0)
-                if sample["id"] not in seen:
-                    seen.add(sample["id"])
-                    samples.append(sample)
+    for priority in range(4):
+        queues = [[s for s in r["states"] if state_priority(s) == priority] for r in ordered]
+        while any(queues):
+            for queue in queues:
+                if queue:
+                    sample = queue.pop(0)
+                    if sample["id"] not in seen:
+                        seen.add(sample["id"])
+                        samples.append(sample)
     return samples
 
 
@@ -264,6 +307,7 @@ def _stats(records: Sequence[dict[str, Any]], samples: Sequence[dict[str, Any]])
         "distinct_states": len(samples),
         "labels_by_teacher": dict(Counter(s["source"] for s in states)),
         "teacher_executed": sum(s["executed"] == "teacher" for s in states),
+        "student_agrees": sum(bool(s.get("agrees")) for s in states),
         "label_failures_by_reason": dict(
             sorted(Counter(f["reason"].split(":", 1)[0] for f in failures).items())
         ),
