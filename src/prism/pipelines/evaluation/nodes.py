@@ -242,6 +242,7 @@ TASK_COLUMNS = (
     "index",
     "graph_index",
     "task",
+    "kind",
     "answer_regex",
     "correct",
     "valid",
