@@ -76,10 +76,14 @@ def test_best_episode_by_objective_and_objective_type():
         {"metrics": {"eval/mean_accuracy": 0.6}},
         {"metrics": {}, "errors": {"token_metrics": "boom"}},
     ]
-    best, summary = select_best_episode(IterativeConfig(objective_type="max"), *reports)
+    best, summary = select_best_episode(
+        IterativeConfig(objective="eval/mean_accuracy", objective_type="max"), *reports
+    )
     assert best["episode"] == 2 and summary["best_episode"] == 2
     assert [e["objective"] for e in summary["episodes"]] == [0.2, 0.6, None]
-    best, _ = select_best_episode(IterativeConfig(objective_type="min"), *reports)
+    best, _ = select_best_episode(
+        IterativeConfig(objective="eval/mean_accuracy", objective_type="min"), *reports
+    )
     assert best["episode"] == 1
     with pytest.raises(IterativeConfigError, match=r"reported by no episode.*boom"):
         select_best_episode(IterativeConfig(), reports[2])
