@@ -5,7 +5,8 @@ the oracle teacher; about 10+ minutes on 2 cores) in a temporary copy of the pro
 per episode
 
 * the wall time of its nodes by stage: **train** (its configuration, load, split, fine-tune),
-  **evaluate** (token metrics, closed-loop tasks, tables, plot, the episode's summary) and
+  **evaluate** (token metrics, closed-loop tasks, tables, plot, the paired comparison with the
+  previous episode and the base, the episode's summary) and
   **generate** (sample priors, teacher rollouts, select and combine);
 * **I/O**: loading and saving its catalog datasets (models, datasets, reports), which Kedro does
   outside the nodes;
@@ -16,7 +17,8 @@ per episode
   (``resource.getrusage``: the process itself, and its finished child processes).
 
 Setup (input and endpoint checks, the run record, initial dataset, student base, the teacher's
-score) and the end (best model, report) get rows of their own; their ``other`` includes the
+score, the untuned base's closed-loop evaluation, timed apart) and the end (best model, report)
+get rows of their own; their ``other`` includes the
 session start before the first node and the hooks after the last. Timing is by a Kedro hook registered for the run
 (``before_node_run`` / ``after_node_run`` and the dataset load/save hooks); the run total is
 the wall time of ``session.run``.
@@ -64,6 +66,7 @@ STAGES = {
         "summarize_evaluation",
         "sample_table",
         "plot_samples",
+        "compare_episode",
         "summarize_episode",
     ),
     "generate": (
@@ -76,6 +79,8 @@ STAGES = {
 }
 _STAGE_OF = {name: stage for stage, names in STAGES.items() for name in names}
 _EPISODE_NODE = re.compile(r"^iterative\.episode_(\d+)\.(\w+)$")
+#: Nodes of the setup's evaluation of the untuned student base (timed apart in its row).
+BASE_NODES = "iterative.base."
 #: Nodes of the loop's end (after the last episode).
 FINAL_NODES = (
     "iterative.select_best_model",
@@ -241,9 +246,13 @@ def report(timer: TimingHook, total: float, output_dir: Path, n_episodes: int) -
                 f"{_fmt(peak[0] if peak else None, '.0f'):>8}"
             )
         else:
+            base_s = sum(
+                n["end"] - n["start"] for n in in_window if n["name"].startswith(BASE_NODES)
+            )
             print(
                 f"{phase:>7} {'nodes ' + format(node_s, '.2f'):>30} {io_s:>7.2f} "
                 f"{other_s:>7.2f} {hi - lo:>7.2f}"
+                + (f"  (the untuned base's evaluation: {base_s:.2f} s)" if base_s else "")
             )
     own, children = _peak_mib()
     print("-" * len(header))

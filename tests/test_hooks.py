@@ -133,9 +133,27 @@ TRAINING_METRICS = {
 }
 
 
+#: Each episode against the previous one and the untuned base (compare_episode's record).
+PAIRED = {
+    "episode": 1,
+    "previous": {"reference": "base", "n": 4, "both": 0, "neither": 3, "gained": 1, "lost": 0}
+    | {"difference": 0.25, "p_value": 1.0},
+    "base": {"reference": "base", "n": 4, "both": 0, "neither": 3, "gained": 1, "lost": 0}
+    | {"difference": 0.25, "p_value": 1.0},
+}
+BASE_EVALUATION = {"metrics": {"task/accuracy": 0.0, "task/accuracy_low": 0.0}}
+
+
 def _summary(n: int, accuracy: float, size: int, new: int, training=TRAINING_METRICS) -> dict:
     return summarize_episode(
-        training, _report(accuracy), TABLES, [{}] * size, [{}] * new, episode=n
+        training,
+        _report(accuracy),
+        TABLES,
+        [{}] * size,
+        [{}] * new,
+        PAIRED,
+        BASE_EVALUATION,
+        episode=n,
     )
 
 
@@ -182,6 +200,9 @@ def test_the_hook_logs_each_episode_at_its_step_offline_by_default(fake_wandb):
     first, second = hook.logged[1], hook.logged[2]
     assert first["eval/mean_accuracy"] == 0.6 and "eval/broken" not in first
     assert first["task/of_teacher"] == 0.25 and first["teacher/task_accuracy"] == 1.0
+    # the paired comparisons and the untuned base's success, from the summary
+    assert first["paired/previous/gained"] == 1 and first["paired/base/p_value"] == 1.0
+    assert first["base/task_accuracy"] == 0.0 and "paired/base/reference" not in first
     assert first["training/loss_last"] == 2.0 and "training/val_loss_after" not in first
     assert first["training/loss_curve_episode_1"] == (
         "line",

@@ -60,6 +60,7 @@ def test_notebook_is_stored_clean_and_names_catalog_entries() -> None:
     catalog = (REPO / "conf" / "base" / "catalog_iterative.yml").read_text()
     used = set(re.findall(r'episode\([^,]+, "(\w+)"\)', code))
     assert {"evaluation_metrics", "training_data", "evaluation_transcripts"} <= used
+    assert "paired_comparison" in used and "iterative.base.evaluation_metrics:" in catalog
     for name in used:
         assert f'"iterative.episode_{{n}}.{name}":' in catalog, name
     assert "iterative.summary:" in catalog
@@ -112,6 +113,10 @@ def test_notebook_runs_on_a_finished_run(finished_run: Path) -> None:
     out = result.stdout
     assert "2 evaluated episode(s): [1, 2]" in out
     assert "eval/mean_accuracy" in out and "best episode by" in out  # metrics, summary
+    # the paired comparisons: each episode against the previous one and the untuned base
+    assert "untuned base: task/accuracy" in out and "task/accuracy_low" in out
+    assert re.search(r"^2\s+episode 1\b.*$", out, re.MULTILINE), out
+    assert "gained" in out and "p_value" in out
     assert "training samples" in out and "new samples" in out  # dataset growth
     for episode in (1, 3):  # the growth table's rows: episode, training samples, ...
         dataset = finished_run / OUTPUT_DIR / f"dataset_episode_{episode}.json"

@@ -89,10 +89,15 @@ class WandbEpisodeHook:
 
     Per episode (step ``N``, from its summary) it logs
 
-    * every metric of the episode's evaluation report under the evaluators' names:
+    * every metric of the episode's summary under the evaluators' names:
       ``train/mean_loss``, ``train/mean_accuracy``, ``eval/mean_loss``, ``eval/mean_accuracy``,
       ``held_out/mean_loss``, ``held_out/mean_accuracy`` (with ``held_out_data``),
-      ``task/accuracy``, ``task/valid_rate``, ``teacher/task_accuracy``, ``task/of_teacher``;
+      ``task/accuracy`` with its 95 % interval ``task/accuracy_low`` and
+      ``task/accuracy_high``, ``task/family/<kind>/accuracy`` and ``.../n``,
+      ``task/valid_rate``, ``teacher/task_accuracy``, ``task/of_teacher``; the untuned base's
+      ``base/task_accuracy`` (``_low``, ``_high``); and the paired comparisons with the previous
+      episode and the base, ``paired/previous/<figure>`` and ``paired/base/<figure>`` (``n``,
+      ``both``, ``neither``, ``gained``, ``lost``, ``difference``, ``p_value``);
     * ``samples/<split>/accuracy`` and ``samples/<split>/loss``: histograms of the per-sample
       token metrics (``wandb.Histogram``), one per split;
     * ``dataset/size`` (samples trained on), ``dataset/new_samples`` and

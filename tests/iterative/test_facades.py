@@ -245,7 +245,8 @@ def test_python_api_writes_the_seeds_outputs_as_kedro_run_does(project):
     out = project / "output/run"
     _assert_seed_outputs(out)
     assert result.output_dir == out and result.best_model == out / "best_model"
-    assert result.best_episode == 1 and result.summary["objective"] == "eval/mean_accuracy"
+    # objective auto: the closed-loop task success, as the eval tasks run
+    assert result.best_episode == 1 and result.summary["objective"] == "task/accuracy"
     metrics = json.loads((out / "episode_1/evaluation_metrics.json").read_text())["metrics"]
     assert "task/accuracy" in metrics  # the eval file was found by its bare name
     model = out / "iterative_model_episode_1" / "prism_model.json"

@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from prism.pipelines.iterative.config import TRAINING_FLAGS, IterativeConfigError
+from prism.pipelines.iterative.config import AUTO_OBJECTIVE, TRAINING_FLAGS, IterativeConfigError
 from prism.training.config import TrainConfig
 
 logger = logging.getLogger(__name__)
@@ -142,7 +142,10 @@ class IterativeTrainingPipeline:
         val_frac: fraction of each episode's dataset held out for validation.
         sampling_strategy: the sampler picking the examples that seed generation
             (``uniform``, ``accuracy_weighted``, ``loss_weighted`` or a plugin's).
-        objective: the metric that picks ``best_model``.
+        objective: the metric that picks ``best_model``; ``auto``: ``task/accuracy`` (the
+            closed-loop task success) when the eval tasks run, ``eval/mean_accuracy`` when
+            they are skipped (resolved before the run starts, recorded in the run's
+            ``iterative_run.json``).
         objective_type: ``max`` or ``min``.
         eval_metric: the metric reported as each episode's headline.
         skip_eval_tasks: leave out the closed-loop evaluation on the eval tasks.
@@ -176,7 +179,7 @@ class IterativeTrainingPipeline:
         graphs_per_sample: int = 1,
         val_frac: float = 0.1,
         sampling_strategy: str = "uniform",
-        objective: str = "eval/mean_accuracy",
+        objective: str = AUTO_OBJECTIVE,
         objective_type: str = "max",
         eval_metric: str = "eval/mean_accuracy",
         skip_eval_tasks: bool = False,

@@ -83,7 +83,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="sampler of the examples that seed generation: uniform, accuracy_weighted, "
         "loss_weighted or a plugin's (`prism plugins` lists them)",
     )
-    loop.add_argument("--objective", help="metric that picks best_model")
+    loop.add_argument(
+        "--objective",
+        help="metric that picks best_model; auto: task/accuracy, or eval/mean_accuracy with "
+        "--skip_eval_tasks",
+    )
     loop.add_argument("--objective_type", help="max or min")
     loop.add_argument("--eval_metric", help="headline metric of each episode")
     loop.add_argument(

@@ -107,6 +107,49 @@ def test_the_run_record_holds_the_fingerprint_and_what_may_change():
     assert list(record) == ["fingerprint", "hash", "n_episodes", "objective", "objective_type"]
 
 
+# ---------------------------------------------------------------------------------- objective
+REPO = Path(__file__).resolve().parents[3]
+
+
+def _checked(**params):
+    """check_iterative_inputs on the defaults and the shipped first scene, with ``params``."""
+    from prism.formats.eval_tasks import EvalSuite, read_eval_suite
+    from prism.pipelines.iterative.nodes import check_iterative_inputs
+    from tests.pipelines.training.test_pipeline import TINY_PARAMS
+
+    shipped = read_eval_suite(REPO / "data/01_raw/eval_tasks_1.json")
+    suite = EvalSuite(graphs=shipped.graphs[:1], tasks=shipped.tasks[:3])
+    evaluation = {"evaluators": ["token_metrics", "task_success"]}
+    return check_iterative_inputs(
+        params, TINY_PARAMS["training"], {}, evaluation, SAMPLES, None, suite, None, 5
+    )
+
+
+def test_objective_auto_is_task_success_when_the_eval_tasks_run():
+    config, *_ = _checked()
+    assert IterativeConfig().objective == "auto"
+    assert config.objective == "task/accuracy"
+    record, *_ = record_run(config, "evaluation", {}, {})
+    assert record["objective"] == "task/accuracy"  # what the run was ranked by, recorded
+
+
+def test_objective_auto_is_token_accuracy_when_the_eval_tasks_are_skipped():
+    config, *_ = _checked(skip_eval_tasks=True)
+    assert config.objective == "eval/mean_accuracy"
+    with pytest.raises(
+        IterativeConfigError,
+        match=r"objective auto \('eval/mean_accuracy' when no eval tasks run\) is reported by "
+        r"no configured evaluator; available: train/mean_loss",
+    ):
+        _checked(skip_eval_tasks=True, val_frac=0.0)
+
+
+@pytest.mark.parametrize("skip", [False, True])
+def test_an_objective_given_overrides_auto(skip):
+    config, *_ = _checked(objective="train/mean_loss", objective_type="min", skip_eval_tasks=skip)
+    assert config.objective == "train/mean_loss"
+
+
 def test_generation_config_makes_n_batch_rollouts_seeded_by_the_priors():
     config = IterativeConfig.from_params(
         {"n_batch": 5, "tasks_per_sample": 2, "graphs_per_sample": 2}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -94,6 +95,15 @@ def test_two_episodes_resume_after_a_kill_and_link_the_best_model(
     assert os.readlink(link) == f"iterative_model_episode_{summary['best_episode']}"
     metrics = json.loads((out / "episode_1/evaluation_metrics.json").read_text())["metrics"]
     assert {"eval/mean_accuracy", "task/accuracy", "teacher/task_accuracy"} <= set(metrics)
+    # The untuned base on the same tasks, once; each episode against the previous and the base.
+    base = json.loads((out / "base/evaluation_metrics.json").read_text())["metrics"]
+    assert base["task/n"] == 3 and "task/accuracy_low" in base and "train/mean_loss" not in base
+    for n, previous in ((1, "base"), (2, "episode 1")):
+        paired = json.loads((out / f"episode_{n}/paired_comparison.json").read_text())
+        assert paired["previous"]["reference"] == previous and paired["base"]["n"] == 3
+        row = json.loads((out / f"episode_{n}/episode_summary.json").read_text())["metrics"]
+        assert row["paired/previous/gained"] == paired["previous"]["gained"]
+        assert row["base/task_accuracy"] == base["task/accuracy"]
 
     # A third run does nothing new and duplicates nothing; max picks the other way round.
     run_iterative(**{**params, "objective_type": "max"})
@@ -104,6 +114,16 @@ def test_two_episodes_resume_after_a_kill_and_link_the_best_model(
     summary = json.loads((out / "iterative_summary.json").read_text())
     assert summary["best_episode"] == max(values, key=lambda n: (values[n], -n))
     assert os.readlink(link) == f"iterative_model_episode_{summary['best_episode']}"
+
+    # A run made before the base evaluation and the paired comparisons existed continues: they
+    # are made for it, nothing is retrained.
+    shutil.rmtree(out / "base")
+    for n in (1, 2):
+        (out / f"episode_{n}/paired_comparison.json").unlink()
+    run_iterative(**{**params, "objective_type": "max"})
+    assert {n: _stamp(out / f"iterative_model_episode_{n}") for n in (1, 2)} == stamps
+    assert (out / "base/evaluation_tables.json").is_file()
+    assert (out / "episode_2/paired_comparison.json").is_file()
 
     # Other parameters never overwrite the run.
     with pytest.raises(IterativeConfigError, match=r"other parameters .*n_batch: 2 -> 3"):

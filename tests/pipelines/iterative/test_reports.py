@@ -39,6 +39,25 @@ def _report(accuracy: float) -> dict:
     }
 
 
+#: Episode 2 against episode 1 and the base, as compare_episode records it.
+PAIRED = {
+    "episode": 2,
+    "previous": {"reference": "episode 1", "n": 20, "both": 4, "neither": 10, "gained": 5}
+    | {"lost": 1, "difference": 0.2, "p_value": 0.21875},
+    "base": {"reference": "base", "n": 20, "both": 2, "neither": 11, "gained": 7, "lost": 0}
+    | {"difference": 0.35, "p_value": 0.015625},
+}
+BASE_EVALUATION = {
+    "metrics": {
+        "task/accuracy": 0.1,
+        "task/accuracy_low": 0.05,
+        "task/accuracy_high": 0.2,
+        "task/n": 20,
+        "teacher/task_accuracy": 1.0,
+    }
+}
+
+
 # ---------------------------------------------------------------------------------- summary
 def test_an_episode_summary_keeps_what_wandb_logs_as_finite_numbers():
     training = {
@@ -57,10 +76,21 @@ def test_an_episode_summary_keeps_what_wandb_logs_as_finite_numbers():
             {"split": "held_out", "id": "d", "loss": None, "accuracy": None},
         ]
     }
-    summary = summarize_episode(training, _report(0.6), tables, [{}] * 10, [{}] * 3, episode=2)
+    summary = summarize_episode(
+        training, _report(0.6), tables, [{}] * 10, [{}] * 3, PAIRED, BASE_EVALUATION, episode=2
+    )
     assert summary == {
         "episode": 2,
-        "metrics": {k: v for k, v in _report(0.6)["metrics"].items() if k != "eval/broken"},
+        "metrics": {
+            **{k: v for k, v in _report(0.6)["metrics"].items() if k != "eval/broken"},
+            "base/task_accuracy": 0.1,
+            "base/task_accuracy_low": 0.05,
+            "base/task_accuracy_high": 0.2,
+            **{
+                f"paired/previous/{k}": v for k, v in PAIRED["previous"].items() if k != "reference"
+            },
+            **{f"paired/base/{k}": v for k, v in PAIRED["base"].items() if k != "reference"},
+        },
         "dataset": {"size": 10, "new_samples": 3, "next_size": 13},
         "training": {"loss_first": 3.0, "loss_last": 2.0, "steps": 6, "seconds": 1.5},
         "loss_curve": [[3, 3.0], [6, 2.0]],  # the finite losses, spread over the steps
@@ -76,10 +106,14 @@ def test_best_episode_by_objective_and_objective_type():
         {"metrics": {"eval/mean_accuracy": 0.6}},
         {"metrics": {}, "errors": {"token_metrics": "boom"}},
     ]
-    best, summary = select_best_episode(IterativeConfig(objective_type="max"), *reports)
+    best, summary = select_best_episode(
+        IterativeConfig(objective="eval/mean_accuracy", objective_type="max"), *reports
+    )
     assert best["episode"] == 2 and summary["best_episode"] == 2
     assert [e["objective"] for e in summary["episodes"]] == [0.2, 0.6, None]
-    best, _ = select_best_episode(IterativeConfig(objective_type="min"), *reports)
+    best, _ = select_best_episode(
+        IterativeConfig(objective="eval/mean_accuracy", objective_type="min"), *reports
+    )
     assert best["episode"] == 1
     with pytest.raises(IterativeConfigError, match=r"reported by no episode.*boom"):
         select_best_episode(IterativeConfig(), reports[2])
@@ -91,7 +125,7 @@ def test_report_episodes_tabulates_one_row_per_episode_and_plots():
     datasets = [[{}] * 10, [{}] * 12, [{}] * 13]
     new = [[{}] * 2, [{}], []]
     episodes = [
-        summarize_episode({}, report, {}, samples, added, episode=n)
+        summarize_episode({}, report, {}, samples, added, {}, {}, episode=n)
         for n, (report, samples, added) in enumerate(
             zip(reports, datasets, new, strict=True), start=1
         )
@@ -119,6 +153,8 @@ def test_report_episodes_tabulates_one_row_per_episode_and_plots():
         "new_samples",
         "eval/mean_accuracy",
         "task/accuracy",
+        "[95%",
+        "CI]",
         "teacher/task_accuracy",
     ]
     assert lines[2].split()[:2] == ["*", "2"] and lines[3].split()[-1] == "-"
@@ -126,6 +162,72 @@ def test_report_episodes_tabulates_one_row_per_episode_and_plots():
         ValueError, match=r"expected the summaries of episodes 1 to 2, got \[1, 3\]"
     ):
         report_episodes(summary, episodes[0], episodes[2])
+
+
+def _episodes_with_intervals() -> list[dict]:
+    """Two episodes' summaries with their intervals, the base's and the paired comparisons."""
+    episodes = []
+    for n, (rate, low, high) in enumerate([(0.3, 0.2, 0.42), (0.5, 0.38, 0.62)], start=1):
+        report = {"metrics": {"task/accuracy": rate, "task/accuracy_low": low}}
+        report["metrics"] |= {"task/accuracy_high": high, "teacher/task_accuracy": 0.98}
+        paired = {**PAIRED, "episode": n}
+        if n == 1:
+            paired["previous"] = {**PAIRED["base"]}
+        episodes.append(
+            summarize_episode({}, report, {}, [{}] * 10, [{}], paired, BASE_EVALUATION, episode=n)
+        )
+    return episodes
+
+
+def test_the_report_shows_the_intervals_the_base_and_the_paired_comparisons():
+    summary = {"best_episode": 2, "objective": "task/accuracy", "objective_type": "max"}
+    _, _, _, text = report_episodes(summary, *_episodes_with_intervals())
+    lines = text.splitlines()
+    assert lines[0].split() == [
+        "episode",
+        "dataset_size",
+        "new_samples",
+        "task/accuracy",
+        "[95%",
+        "CI]",
+        "teacher/task_accuracy",
+        "vs",
+        "previous",
+        "vs",
+        "base",
+    ]
+    assert lines[1].split() == ["base", "-", "-", "0.10", "[0.05,", "0.20]", "-", "-", "-"]
+    assert (
+        lines[2].split()
+        == ["1", "10", "1", "0.30", "[0.20,", "0.42]", "0.98"]
+        + [
+            "+7/-0",
+            "+0.350",
+            "p=0.016",
+        ]
+        * 2
+    )
+    assert lines[3].split()[:7] == ["*", "2", "10", "1", "0.50", "[0.38,", "0.62]"]
+    assert lines[3].split()[8:11] == ["+5/-1", "+0.200", "p=0.22"]
+
+
+def test_the_task_success_plot_has_wilson_error_bars_and_the_teacher_and_base_lines():
+    from matplotlib.container import ErrorbarContainer
+
+    summary = {"best_episode": 2, "objective": "task/accuracy", "objective_type": "max"}
+    _, figure, _, _ = report_episodes(summary, *_episodes_with_intervals())
+    task_ax = figure.axes[2]
+    (bars,) = [c for c in task_ax.containers if isinstance(c, ErrorbarContainer)]
+    assert bars.has_yerr
+    segments = bars.lines[2][0].get_segments()
+    assert [[tuple(point) for point in segment] for segment in segments] == [
+        [(1, pytest.approx(0.2)), (1, pytest.approx(0.42))],
+        [(2, pytest.approx(0.38)), (2, pytest.approx(0.62))],
+    ]
+    labels = {line.get_label(): line for line in task_ax.get_lines()}
+    assert list(labels["teacher"].get_ydata()) == [0.98, 0.98]
+    assert list(labels["untuned base"].get_ydata()) == [0.1, 0.1]
+    assert [t.get_text() for t in task_ax.texts] == ["p=0.016", "p=0.22"]
 
 
 # ---------------------------------------------------------------------------------- end to end

@@ -67,6 +67,19 @@ class EvaluationConfig:
         return any(self.runs(e) and get_evaluator(e).needs_eval_tasks for e in self.evaluators)
 
     @property
+    def task_metric(self) -> str | None:
+        """The closed-loop success metric of the first running evaluator that declares one
+        (``task_success``: ``task/accuracy``); ``None`` when none runs."""
+        return next(
+            (
+                get_evaluator(e).task_metric
+                for e in self.evaluators
+                if self.runs(e) and get_evaluator(e).task_metric
+            ),
+            None,
+        )
+
+    @property
     def scores_teacher(self) -> bool:
         """The teacher is scored on the eval tasks, to compare with an evaluator's success."""
         return (
@@ -242,6 +255,7 @@ TASK_COLUMNS = (
     "index",
     "graph_index",
     "task",
+    "kind",
     "answer_regex",
     "correct",
     "valid",

@@ -24,6 +24,11 @@ from prism.training.config import TrainConfig
 from prism.values import is_finite_number, is_int
 
 OBJECTIVE_TYPES = ("min", "max")
+#: The default ``objective``: the closed-loop task success when the eval tasks run (the seed's
+#: "based on task evaluation accuracy"), else the validation token accuracy.
+AUTO_OBJECTIVE = "auto"
+#: What ``auto`` means when no closed-loop evaluator runs (``skip_eval_tasks``).
+TOKEN_OBJECTIVE = "eval/mean_accuracy"
 
 #: Training fields the seed passes as flags of its own (``--epochs 1``); ``None`` keeps the
 #: ``training`` parameters' value. Any other field goes under ``training:``.
@@ -54,7 +59,9 @@ class IterativeConfig:
         held_out_data: an optional conversations file, evaluated but never trained on.
         val_frac: fraction of each episode's dataset held out for validation (by sample id).
         sampling_strategy: the installed sampler that picks the examples seeding generation.
-        objective: the metric that picks the best episode, e.g. ``eval/mean_accuracy``.
+        objective: the metric that picks the best episode, e.g. ``task/accuracy``;
+            ``auto`` (:data:`AUTO_OBJECTIVE`) is resolved once the evaluators are known
+            (:meth:`with_objective_resolved`).
         objective_type: ``max`` or ``min``.
         eval_metric: the metric reported as the episode's headline.
         eval_task_file: the eval task file of the closed-loop evaluation.
@@ -77,7 +84,7 @@ class IterativeConfig:
     held_out_data: str | None = None
     val_frac: float = 0.1
     sampling_strategy: str = "uniform"
-    objective: str = "eval/mean_accuracy"
+    objective: str = AUTO_OBJECTIVE
     objective_type: str = "max"
     eval_metric: str = "eval/mean_accuracy"
     eval_task_file: str | None = "data/01_raw/eval_tasks_1.json"
@@ -180,6 +187,20 @@ class IterativeConfig:
         return cls(**values)
 
     # ------------------------------------------------------------------------------ mapping
+    def with_objective_resolved(self, task_metric: str | None) -> IterativeConfig:
+        """This configuration with ``objective: auto`` resolved: ``task_metric`` (the
+        closed-loop success of the evaluators that run, e.g. ``task/accuracy``) when there is
+        one, else :data:`TOKEN_OBJECTIVE`. Any other objective is kept as it is.
+
+        >>> IterativeConfig().with_objective_resolved("task/accuracy").objective
+        'task/accuracy'
+        >>> IterativeConfig(skip_eval_tasks=True).with_objective_resolved(None).objective
+        'eval/mean_accuracy'
+        """
+        if self.objective != AUTO_OBJECTIVE:
+            return self
+        return dataclasses.replace(self, objective=task_metric or TOKEN_OBJECTIVE)
+
     def objective_score(self, value: float) -> float:
         """``value`` of ``objective`` on a scale where larger is better (``objective_type``)."""
         return value if self.objective_type == "max" else -value

@@ -53,8 +53,10 @@ def check_iterative_inputs(
     """Check every parameter and input file before anything is written.
 
     Every other node of the loop depends on this one (through :func:`record_run`). Besides the
-    values themselves it checks that the sampler and evaluators are installed, that some
-    evaluator reports ``objective``, and that ``output_dir`` holds no run made with other
+    values themselves it checks that the sampler and evaluators are installed, resolves
+    ``objective: auto`` (:meth:`IterativeConfig.with_objective_resolved`: the closed-loop task
+    success when the eval tasks run, else ``eval/mean_accuracy``), checks that some
+    evaluator reports the objective, and that ``output_dir`` holds no run made with other
     parameters (a run may be continued, e.g. with more episodes, but never overwritten by a
     different one; how an endpoint is reached, its ``base_url``, key and timeouts, may
     change). Whether the endpoints answer is :func:`check_generation_endpoints`'s to check.
@@ -71,9 +73,9 @@ def check_iterative_inputs(
         built_episodes: the number of episodes the pipeline was built with.
 
     Returns:
-        The loop's configuration, the evaluation configuration, the training parameters
-        (before the per-episode run name), and the run's fingerprint (what
-        :func:`record_run` records).
+        The loop's configuration (its objective resolved), the evaluation configuration, the
+        training parameters (before the per-episode run name), and the run's fingerprint
+        (what :func:`record_run` records).
 
     Raises:
         IterativeConfigError: a wrong value, naming the parameter.
@@ -98,7 +100,16 @@ def check_iterative_inputs(
     evaluation_config = check_evaluation_inputs(
         evaluation_params, _closed_loop_generation(config, generation), eval_tasks
     )
-    _check_objective(config, evaluation_config, held_out=bool(held_out_data))
+    objective = config.objective
+    config = config.with_objective_resolved(evaluation_config.task_metric)
+    if config.objective != objective:
+        logger.info(
+            "iterative: objective %s is %s (%s)",
+            objective,
+            config.objective,
+            "the closed-loop task success" if evaluation_config.task_metric else "no eval tasks",
+        )
+    _check_objective(config, evaluation_config, held_out=bool(held_out_data), requested=objective)
     _check_sampler_needs(config, evaluation_config)
 
     samples = list(initial_data)
@@ -235,7 +246,9 @@ def _closed_loop_generation(config: IterativeConfig, generation: Mapping[str, An
     return {**dict(generation), "seed": config.seed, "graph_unknown": list(config.graph_unknown)}
 
 
-def _check_objective(config: IterativeConfig, evaluation: EvaluationConfig, held_out: bool) -> None:
+def _check_objective(
+    config: IterativeConfig, evaluation: EvaluationConfig, held_out: bool, requested: str
+) -> None:
     splits = ["train", *(["eval"] if config.val_frac > 0 else []), *(["held_out"] * held_out)]
     metrics, undeclared = evaluation.declared_metrics(splits)
     if config.objective in metrics:
@@ -248,8 +261,11 @@ def _check_objective(config: IterativeConfig, evaluation: EvaluationConfig, held
             ", ".join(undeclared),
         )
     else:
+        named = repr(config.objective)
+        if requested != config.objective:
+            named = f"{requested} ({named} when no eval tasks run)"
         raise IterativeConfigError(
-            f"objective {config.objective!r} is reported by no configured evaluator; available: "
+            f"objective {named} is reported by no configured evaluator; available: "
             f"{', '.join(metrics) or 'none'} (evaluators {', '.join(evaluation.evaluators)}"
             f"{', eval tasks skipped' if config.skip_eval_tasks else ''})"
         )

@@ -10,19 +10,24 @@ namespace ``iterative.episode_N`` and chained::
       -> new_samples (new_samples_episode_N.json)
       -> combine -> iterative.episode_{N+1}.training_data
 
-and each episode ends with its summary (``episode_N/episode_summary.json``: what wandb logs
-for it, and the row of the report).
+and each episode ends with its paired comparison (``episode_N/paired_comparison.json``: task
+by task against the previous episode, for episode 1 the untuned base, and against the base) and
+its summary (``episode_N/episode_summary.json``: what wandb logs for it, and the row of the
+report).
 
 Before the episodes: one node checks every parameter and input, one that the endpoint teacher
 or scene generator answers, and one records the run (``iterative_run.json``) and hands the
 checked configuration to every other node, so nothing is written before. Then one writes the
 initial dataset (``dataset_episode_0.json``, which is also episode 1's dataset), one prepares
-the student base all episodes share, one scores the teacher on the eval tasks, and one makes
+the student base all episodes share, one scores the teacher on the eval tasks, two evaluate
+the untuned student base on the same tasks and worlds (namespace ``iterative.base``,
+``base/evaluation_metrics.json`` and ``evaluation_tables.json``), and one makes
 ``iterative.tracking``, what the loop's wandb run is opened with. Each episode trains with its
 own ``training_config`` (the loop's, with its run name). After the episodes one node ranks the
 episodes by ``objective`` and links ``best_model``, and the last two report every episode from
 their summaries: ``episode_metrics`` (a table, one row per episode, also logged),
-``metrics_plot`` (loss, accuracy and task success per episode, the teacher's too) and
+``metrics_plot`` (loss, accuracy and task success per episode with its 95 % interval, the
+teacher's and the base's too) and
 ``dataset_growth_plot``. Every dataset is a catalog entry (``conf/base/catalog_iterative.yml``)
 under ``output_dir``; wandb logging is a hook's (:class:`prism.hooks.WandbEpisodeHook`), which
 finds the tracking and the summaries by their catalog ``metadata``.
@@ -38,6 +43,7 @@ from typing import Any
 from kedro.pipeline import Node, Pipeline
 
 from prism.pipelines import CREDENTIALS_DATASET, evaluation, generation, training
+from prism.pipelines.iterative.comparison import compare_episode, evaluate_base
 from prism.pipelines.iterative.nodes import (
     check_generation_endpoints,
     check_iterative_inputs,
@@ -60,6 +66,8 @@ from prism.pipelines.training.nodes import check_training_inputs
 
 #: The namespace of the loop; episodes are ``iterative.episode_N``.
 NAMESPACE = "iterative"
+#: The untuned student base's evaluation, within the loop's namespace: ``iterative.base``.
+BASE_NAMESPACE = "base"
 
 #: Inputs that every part of the loop shares, outside any namespace.
 SHARED_INPUTS = {
@@ -161,6 +169,7 @@ def _setup(n_episodes: int) -> Pipeline:
             ),
             base,
             evaluation.create_pipeline().only_nodes("score_teacher"),
+            _base_evaluation(),
         ]
     )
     return Pipeline(
@@ -172,6 +181,24 @@ def _setup(n_episodes: int) -> Pipeline:
             "first_dataset": f"{NAMESPACE}.episode_1.training_data",
         },
         parameters=SHARED_PARAMETERS,
+    )
+
+
+def _base_evaluation() -> Pipeline:
+    """The untuned student base on the eval tasks, once: what every episode is compared with
+    (namespace ``base``, within the loop's)."""
+    return Pipeline(
+        [
+            Node(
+                evaluate_base,
+                ["evaluation_config", "student_base", "eval_tasks"],
+                ["student_evaluation", "evaluation_tables", "evaluation_transcripts"],
+                name="evaluate_untuned_base",
+            ),
+            evaluation.create_pipeline().only_nodes("summarize_evaluation"),
+        ],
+        namespace=BASE_NAMESPACE,
+        inputs={"evaluation_config", "student_base", "eval_tasks", "teacher_task_eval"},
     )
 
 
@@ -213,6 +240,12 @@ def _episode(episode: int) -> Pipeline:
                 name="combine_datasets",
             ),
             Node(
+                _bind(compare_episode, episode=episode),
+                ["evaluation_tables", "previous_evaluation_tables", "base_evaluation_tables"],
+                "paired_comparison",
+                name="compare_episode",
+            ),
+            Node(
                 _bind(summarize_episode, episode=episode),
                 [
                     "training_metrics",
@@ -220,12 +253,16 @@ def _episode(episode: int) -> Pipeline:
                     "evaluation_tables",
                     "training_data",
                     "new_samples",
+                    "paired_comparison",
+                    "base_evaluation_metrics",
                 ],
                 "episode_summary",
                 name="summarize_episode",
             ),
         ]
     )
+    base = f"{NAMESPACE}.{BASE_NAMESPACE}"
+    previous = episode_namespace(episode - 1) if episode > 1 else base
     return Pipeline(
         steps,
         namespace=episode_namespace(episode),
@@ -237,6 +274,9 @@ def _episode(episode: int) -> Pipeline:
             "evaluation_config": f"{NAMESPACE}.evaluation_config",
             "student_base": f"{NAMESPACE}.student_base",
             "teacher_task_eval": f"{NAMESPACE}.teacher_task_eval",
+            "previous_evaluation_tables": f"{previous}.evaluation_tables",
+            "base_evaluation_tables": f"{base}.evaluation_tables",
+            "base_evaluation_metrics": f"{base}.evaluation_metrics",
         },
         outputs={"next_training_data": f"{episode_namespace(episode + 1)}.training_data"},
         parameters={"generation"},

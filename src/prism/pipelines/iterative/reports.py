@@ -6,8 +6,9 @@ plots of all of them.
 per-sample metrics of every split. wandb logs that record as the episode's step
 (:class:`prism.hooks.WandbEpisodeHook`). After the last episode :func:`select_best_episode`
 ranks the episodes by the objective (``best_model`` links the best), and
-:func:`report_episodes` tabulates and plots the records of every episode. Plain functions:
-``pipeline.py`` wires them.
+:func:`report_episodes` tabulates the records of every episode, prints the table with the
+success intervals and the paired comparisons, and plots them
+(:mod:`prism.pipelines.iterative.plots`). Plain functions: ``pipeline.py`` wires them.
 """
 
 from __future__ import annotations
@@ -16,14 +17,23 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib.figure import Figure
 
+from prism.pipelines.iterative.comparison import (
+    BASE_METRICS,
+    PAIRED_FIGURES,
+    REFERENCES,
+    base_metrics,
+    paired_metrics,
+)
 from prism.pipelines.iterative.config import IterativeConfig, IterativeConfigError
+from prism.pipelines.iterative.plots import (
+    ACCURACY_METRICS,
+    LOSS_METRICS,
+    plot_dataset_growth,
+    plot_episode_metrics,
+)
 from prism.values import is_finite_number
 
 logger = logging.getLogger(__name__)
@@ -42,18 +52,20 @@ TRAINING_VALUES = {
 #: Per-sample metrics of the evaluation's ``samples`` table that a summary keeps, by split.
 SAMPLE_METRICS = ("accuracy", "loss")
 
-#: Metrics drawn by :func:`plot_episode_metrics`, in the table's column order: the token
-#: metrics of each split, then the closed-loop ones.
-LOSS_METRICS = ("train/mean_loss", "eval/mean_loss", "held_out/mean_loss")
-ACCURACY_METRICS = ("train/mean_accuracy", "eval/mean_accuracy", "held_out/mean_accuracy")
-TASK_SERIES = ("task/accuracy", "teacher/task_accuracy")
+#: The table's first metric columns: the token metrics of each split, the closed-loop success
+#: of the student (with its interval), the teacher and the untuned base, then the paired
+#: comparisons; any other metric follows by name.
 _METRIC_ORDER = (
     *LOSS_METRICS,
     *ACCURACY_METRICS,
     "task/accuracy",
+    "task/accuracy_low",
+    "task/accuracy_high",
     "task/valid_rate",
     "teacher/task_accuracy",
     "task/of_teacher",
+    *BASE_METRICS.values(),
+    *(f"paired/{name}/{figure}" for name in REFERENCES for figure in PAIRED_FIGURES),
 )
 
 
@@ -64,6 +76,8 @@ def summarize_episode(
     evaluation_tables: Mapping[str, Sequence[Mapping[str, Any]]],
     samples: Sequence[Mapping[str, Any]],
     new_samples: Sequence[Mapping[str, Any]],
+    paired_comparison: Mapping[str, Any],
+    base_evaluation: Mapping[str, Any],
     episode: int,
 ) -> dict[str, Any]:
     """What one episode did, as one JSON record; only finite numbers are kept.
@@ -75,19 +89,25 @@ def summarize_episode(
         evaluation_tables: the evaluation's tables; ``samples`` has a row per sample and split.
         samples: the dataset the episode trained on.
         new_samples: the samples it generated and added.
+        paired_comparison: the episode against the previous one and the untuned base, task by
+            task (:func:`~prism.pipelines.iterative.comparison.compare_episode`).
+        base_evaluation: the untuned base's evaluation report.
         episode: the episode's number.
 
     Returns:
-        ``episode``; ``metrics`` (every metric of the report); ``dataset`` (``size`` trained
+        ``episode``; ``metrics`` (every metric of the report, the base's closed-loop success
+        ``base/task_accuracy`` with its interval, and the paired comparisons
+        ``paired/previous/...`` and ``paired/base/...``); ``dataset`` (``size`` trained
         on, ``new_samples``, ``next_size``); ``training`` (the :data:`TRAINING_VALUES`);
         ``loss_curve`` (``[optimizer step, loss]`` rows); ``samples``
         (``{split: {"accuracy": [...], "loss": [...]}}``, the per-sample values).
     """
-    metrics = {
-        k: float(v)
-        for k, v in (evaluation_metrics.get("metrics") or {}).items()
-        if is_finite_number(v)
+    reported = {
+        **(evaluation_metrics.get("metrics") or {}),
+        **base_metrics(base_evaluation),
+        **paired_metrics(paired_comparison),
     }
+    metrics = {k: float(v) for k, v in reported.items() if is_finite_number(v)}
     training = {
         name: training_metrics[key]
         for name, key in TRAINING_VALUES.items()
@@ -220,22 +240,67 @@ def report_episodes(
 
 
 def format_episode_report(table: pd.DataFrame, summary: Mapping[str, Any]) -> str:
-    """The table's main columns as aligned text: dataset sizes, the objective and the
-    closed-loop success of student and teacher, the best episode marked ``*``."""
+    """The table's main columns as aligned text, the best episode marked ``*``: dataset sizes,
+    the objective, the closed-loop success of the student with its 95 % interval and the
+    teacher's, and the paired comparisons with the previous episode and the untuned base
+    (``+gained/-lost difference p=McNemar``). When the base was evaluated, a first row
+    ``base`` shows its success."""
     objective = summary.get("objective")
-    columns = [
-        "episode",
-        "dataset_size",
-        "new_samples",
-        *dict.fromkeys(
-            c
-            for c in (objective, "eval/mean_accuracy", "task/accuracy", "teacher/task_accuracy")
-            if c and c in table
-        ),
-    ]
-    shown = table[columns].copy()
-    shown.insert(0, "", ["*" if best else "" for best in table["best"]])
-    return shown.to_string(index=False, float_format=lambda v: f"{v:.4g}", na_rep="-")
+    shown = pd.DataFrame(
+        {
+            "": ["*" if best else "" for best in table["best"]],
+            "episode": [str(n) for n in table["episode"]],
+            "dataset_size": [str(n) for n in table["dataset_size"]],
+            "new_samples": [str(n) for n in table["new_samples"]],
+        }
+    )
+    for column in dict.fromkeys(c for c in (objective, "eval/mean_accuracy") if c in table):
+        if column != "task/accuracy":
+            shown[column] = [_number(v) for v in table[column]]
+    rows = table.to_dict("records")
+    if "task/accuracy" in table:
+        shown[TASK_COLUMN] = [_rate(row, "task/accuracy") for row in rows]
+    if "teacher/task_accuracy" in table:
+        shown["teacher/task_accuracy"] = [_number(v) for v in table["teacher/task_accuracy"]]
+    for name in REFERENCES:
+        if f"paired/{name}/difference" in table:
+            shown[f"vs {name}"] = [_paired(row, name) for row in rows]
+    # the first summary that has the base's figures (those of a run continued from before the
+    # base was evaluated have none)
+    base = next((r for r in rows if is_finite_number(r.get("base/task_accuracy"))), None)
+    if base is not None:
+        first = dict.fromkeys(shown.columns, "-")
+        first.update({"": "", "episode": "base", TASK_COLUMN: _rate(base, "base/task_accuracy")})
+        shown = pd.concat([pd.DataFrame([first]), shown], ignore_index=True)
+    return shown.to_string(index=False)
+
+
+#: The report's column of the student's closed-loop success and its interval.
+TASK_COLUMN = "task/accuracy [95% CI]"
+
+
+def _number(value: Any) -> str:
+    return f"{value:.4g}" if is_finite_number(value) else "-"
+
+
+def _rate(row: Mapping[str, Any], name: str) -> str:
+    """``0.46 [0.38, 0.55]``: a success rate and its interval (``<name>_low``/``_high``)."""
+    rate, low, high = (row.get(name), row.get(f"{name}_low"), row.get(f"{name}_high"))
+    if _number(rate) == "-":
+        return "-"
+    if _number(low) == "-" or _number(high) == "-":
+        return f"{rate:.2f}"
+    return f"{rate:.2f} [{low:.2f}, {high:.2f}]"
+
+
+def _paired(row: Mapping[str, Any], name: str) -> str:
+    """``+12/-3 +0.071 p=0.035``: tasks gained and lost against reference ``name``, the
+    difference of the success rates, the McNemar p-value."""
+    figures = [row.get(f"paired/{name}/{f}") for f in ("gained", "lost", "difference", "p_value")]
+    if any(_number(v) == "-" for v in figures):
+        return "-"
+    gained, lost, difference, p_value = figures
+    return f"+{gained:.0f}/-{lost:.0f} {difference:+.3f} p={p_value:.2g}"
 
 
 def log_episode_report(report: str) -> None:
@@ -272,62 +337,3 @@ def tabulate_episodes(
     names = {k for row in rows for k in row} - {*fixed, "best"}
     ordered = [m for m in _METRIC_ORDER if m in names] + sorted(names - set(_METRIC_ORDER))
     return pd.DataFrame(rows, columns=[*fixed, *ordered, "best"])
-
-
-def plot_episode_metrics(table: pd.DataFrame, summary: Mapping[str, Any]) -> Figure:
-    """Loss and accuracy per episode: the token metrics of every split, the student's
-    closed-loop task success and the teacher's on the same tasks; the best episode marked."""
-    fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(10, 3.8))
-    episodes = list(table["episode"]) if not table.empty else []
-    styles = {
-        "task/accuracy": {"color": "tab:red", "label": "task/accuracy (student)"},
-        "teacher/task_accuracy": {"ls": "--", "color": "tab:green", "label": "teacher task"},
-    }
-    for ax, names in ((loss_ax, LOSS_METRICS), (acc_ax, (*ACCURACY_METRICS, *TASK_SERIES))):
-        drawn = 0
-        for name in names:
-            if name in table and table[name].notna().any():
-                style = {"label": name, **styles.get(name, {})}
-                ax.plot(episodes, table[name], marker="o", **style)
-                drawn += 1
-        if not drawn:
-            ax.text(0.5, 0.5, "not reported", ha="center", va="center", transform=ax.transAxes)
-        else:
-            ax.legend(fontsize=7)
-        best = summary.get("best_episode")
-        if best is not None:
-            ax.axvline(best, color="grey", ls=":", lw=1)
-        ax.set_xticks(episodes)
-        ax.set_xlabel("episode")
-    loss_ax.set(ylabel="mean loss", title="Token loss per episode")
-    acc_ax.set(ylabel="accuracy / success", title="Accuracy and task success per episode")
-    acc_ax.set_ylim(-0.02, 1.02)
-    objective = summary.get("objective")
-    if objective:
-        fig.suptitle(
-            f"best episode {summary.get('best_episode')} by {objective} "
-            f"({summary.get('objective_type', 'max')}), dotted",
-            fontsize=9,
-        )
-    fig.tight_layout()
-    return fig
-
-
-def plot_dataset_growth(table: pd.DataFrame) -> Figure:
-    """Samples per episode: what the episode trained on, and the new samples it added."""
-    fig, ax = plt.subplots(figsize=(6, 3.6))
-    if table.empty:
-        ax.text(0.5, 0.5, "no episodes", ha="center", va="center")
-    else:
-        episodes = list(table["episode"])
-        sizes = list(table["dataset_size"])
-        new = list(table["new_samples"])
-        ax.bar(episodes, sizes, color="tab:blue", label="trained on")
-        ax.bar(episodes, new, bottom=sizes, color="tab:orange", label="new samples")
-        for x, size, extra in zip(episodes, sizes, new, strict=True):
-            ax.annotate(f"{size}+{extra}", (x, size + extra), ha="center", va="bottom", fontsize=8)
-        ax.set_xticks(episodes)
-        ax.legend(fontsize=8, loc="lower right")
-    ax.set(xlabel="episode", ylabel="samples", title="Dataset growth")
-    fig.tight_layout()
-    return fig
