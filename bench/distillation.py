@@ -1,8 +1,8 @@
 """Does the loop distil? The seed's process against on-policy data, at equal budget, with power.
 
-Every strategy runs the real command, ``kedro run --pipeline iterative``, in a copy of the
-project, with the same budget — episodes, new samples per episode (``n_batch``), epochs — and the
-same seeds; all are scored on the shipped eval file (126 tasks, the same worlds for every model):
+Every strategy runs the real command, ``kedro run --pipeline iterative``, in the project, with
+the same budget — episodes, new samples per episode (``n_batch``), epochs — and the same seeds;
+all are scored on the shipped eval file (126 tasks, the same worlds for every model):
 
 * ``uniform``: the seed's process (``collection=teacher``, ``sampling_strategy=uniform``);
 * ``accuracy_weighted``: the seed's process, seeded by the samples the student gets wrong;
@@ -101,9 +101,8 @@ def task_outcomes(out: Path, episode: int) -> list[bool]:
 
 def base_outcomes(out: Path) -> list[bool]:
     """The untuned base's per-task correctness on the same tasks (the loop evaluates it once)."""
-    rows = json.loads((out / "base_task_results.json").read_text())
-    rows = rows.get("tasks", rows) if isinstance(rows, dict) else rows
-    return [bool(r["correct"]) for r in sorted(rows, key=lambda r: r["index"])]
+    tables = json.loads((out / "base" / "evaluation_tables.json").read_text())
+    return [bool(r["correct"]) for r in sorted(tables["tasks"], key=lambda r: r["index"])]
 
 
 def pooled(outcomes: list[list[bool]]) -> tuple[int, int, float, float]:

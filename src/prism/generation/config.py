@@ -54,7 +54,8 @@ class GenerationConfig:
 
     Attributes:
         seed: everything generated is a function of this seed and the sample's index.
-        n_samples: number of scenes to generate.
+        n_samples: number of scenes to generate (0: none, e.g. an iterative episode whose new
+            samples all come from the DAgger collection).
         n_tasks: tasks per scene; each task is one rollout.
         graph_unknown: fractions in [0, 1] of nodes hidden from the planner, used in turn.
         min_regions, max_regions: range the number of regions of a scene is drawn from.
@@ -87,8 +88,16 @@ class GenerationConfig:
     teacher: ComponentConfig = ComponentConfig("oracle")
 
     def __post_init__(self) -> None:
+        if (
+            isinstance(self.n_samples, bool)
+            or not isinstance(self.n_samples, int)
+            or (self.n_samples < 0)
+        ):
+            raise ConfigError(
+                f"generation.n_samples must be an integer >= 0 (0: generate nothing), got "
+                f"{self.n_samples!r}"
+            )
         for name in (
-            "n_samples",
             "n_tasks",
             "min_regions",
             "max_regions",

@@ -75,7 +75,11 @@ def generate(
             ``source`` say ``<name>_fallback``), or ``None``.
 
     An unreachable endpoint or a wrong model name fails first, before anything is written.
+    With ``n_samples`` 0 nothing is generated, checked or written.
     """
+    if config.n_samples == 0:
+        stats = rollout_stats([], n_scene_failures=0)
+        return GenerationResult([], [], {**stats, "config": config.to_dict(), "run_dir": None}, [])
     scene_generator.check()
     teacher.check()
     run = run_store(store, config)

@@ -117,7 +117,7 @@ def test_teacher_eval_reports_the_oracle_success_rate_on_shipped_tasks(run_kedro
     [
         ({"graph_unknown": [0.2, 30]}, "fractions in \\[0, 1\\]"),
         ({"min_regions": 9, "max_regions": 8}, "min_regions \\(9\\) is greater than"),
-        ({"n_samples": 0}, "n_samples must be a positive integer"),
+        ({"n_samples": -1}, "n_samples must be an integer >= 0"),
         ({"n_tasks": -1}, "n_tasks must be a positive integer"),
         ({"teacher": {"kind": "gpt5"}}, "teacher.kind: no teacher named 'gpt5'; installed"),
         ({"teacher": {"kind": "oracle", "temperature": 1}}, "unknown key\\(s\\) in generation"),

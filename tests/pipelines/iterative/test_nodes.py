@@ -193,7 +193,7 @@ def test_priors_come_from_per_sample_metrics_aligned_by_id():
         }
     )
     config = IterativeConfig(n_batch=2, tasks_per_sample=2, sampling_strategy="loss_weighted")
-    priors = sample_generation_priors(config, SAMPLES, {"samples": rows}, episode=1)
+    priors = sample_generation_priors(config, SAMPLES, {"samples": rows}, [], episode=1)
     assert priors["ids"] == [hard]
     (prior,) = priors["priors"]
     assert (prior["task"], prior["sample_id"]) == ("find truck 3", hard)
@@ -201,7 +201,9 @@ def test_priors_come_from_per_sample_metrics_aligned_by_id():
 
 def test_new_samples_are_at_most_n_batch_and_never_known_ones():
     config = IterativeConfig(n_batch=2)
-    new = select_new_samples(config, [SAMPLES[0], SAMPLES[4], SAMPLES[4], SAMPLES[5]], SAMPLES[:2])
+    new = select_new_samples(
+        config, [SAMPLES[0], SAMPLES[4], SAMPLES[4], SAMPLES[5]], [], SAMPLES[:2]
+    )
     assert [s["id"] for s in new] == [SAMPLES[4]["id"], SAMPLES[5]["id"]]
     combined = combine_datasets(SAMPLES[:5], new)
     assert [s["id"] for s in combined] == [s["id"] for s in SAMPLES]
@@ -220,7 +222,13 @@ def test_the_pipeline_has_one_namespace_per_episode():
         "iterative.student_base",
         "iterative.episode_2.training_config",
         "iterative.episode_2.training_checkpoints",
+        "iterative.config",
+        # warm_start: the previous episode's saved student, after the node that saves it
+        "iterative.episode_1.student_dir",
+        "iterative.episode_1.training_metrics",
     ]
+    first = next(n for n in pipeline.nodes if n.name == "iterative.episode_1.train_student")
+    assert first.inputs == [i.replace("episode_2", "episode_1") for i in train.inputs[:5]]
     with pytest.raises(ValueError, match="n_episodes must be a positive integer"):
         create_pipeline(0)
 

@@ -158,7 +158,7 @@ def _untouched(project: Path, before: dict[str, str]) -> bool:
         (
             {"sampling_strategy": "hardest_first"},
             UnknownPluginError,
-            r"hardest_first.*accuracy_weighted, loss_weighted, uniform",
+            r"hardest_first.*accuracy_weighted, loss_weighted, task_failure, uniform",
         ),
         (
             {"objective": "task/accuracy", "skip_eval_tasks": True},

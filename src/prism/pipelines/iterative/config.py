@@ -40,6 +40,19 @@ NOT_FINGERPRINTED = ("n_episodes", "objective", "objective_type", "eval_metric",
 TRAINING_VOLATILE = ("report_to", "logging_steps", "nproc", "name", "checkpoint_every")
 
 
+#: Where an episode's new samples come from (``IterativeConfig.collection``).
+COLLECTIONS = ("teacher", "dagger", "mixed")
+#: The on-policy settings at the values that reproduce the seed's process. At these values they
+#: are left out of a run's fingerprint, so a run made before they existed can be continued.
+SEED_PROCESS = {
+    "collection": "teacher",
+    "dagger_beta": 0.5,
+    "dagger_beta_decay": 0.5,
+    "probe_tasks": 24,
+    "warm_start": False,
+}
+
+
 class IterativeConfigError(ParameterError):
     """An iterative-loop parameter is wrong; the message names it and says what would fix it."""
 
@@ -75,6 +88,19 @@ class IterativeConfig:
         name: run name of the episodes' training (``<name>_episode_N``).
         epochs, r, base_model: the seed's training flags; ``None`` keeps ``training``'s value.
         training: further ``TrainConfig`` fields for the episodes' training.
+        collection: where an episode's new samples come from: ``teacher`` (the seed's process:
+            teacher rollouts on new scenes seeded by the sampled examples), ``dagger`` (the
+            teacher's labels of the states the student reaches on the probe's tasks) or
+            ``mixed`` (half each).
+        dagger_beta: the DAgger mixture of episode 1: the probability that the teacher's turn is
+            executed instead of the student's; ``dagger_beta * dagger_beta_decay ** (N - 1)`` in
+            episode N.
+        dagger_beta_decay: the factor ``dagger_beta`` shrinks by each episode.
+        probe_tasks: fresh tasks of the training distribution the student plans on after each
+            episode's training (its outcomes are offered to the sampler; the DAgger collection
+            acts on them); 0: no probe.
+        warm_start: each episode continues from the previous episode's weights instead of
+            training from the base (LLM2LLM retrains from the base).
     """
 
     initial_data: str = "data/01_raw/initial_dataset.json"
@@ -103,6 +129,11 @@ class IterativeConfig:
     r: int | None = None
     base_model: str | None = None
     training: Mapping[str, Any] = field(default_factory=dict)
+    collection: str = "teacher"
+    dagger_beta: float = 0.5
+    dagger_beta_decay: float = 0.5
+    probe_tasks: int = 24
+    warm_start: bool = False
 
     def __post_init__(self) -> None:
         for name in (
@@ -165,6 +196,29 @@ class IterativeConfig:
                 value,
                 "fractions in [0, 1] (0.3 hides 30 % of the nodes)",
             )
+        _require(
+            self.collection in COLLECTIONS,
+            "collection",
+            self.collection,
+            " or ".join(map(repr, COLLECTIONS)),
+        )
+        for name in ("dagger_beta", "dagger_beta_decay"):
+            value = getattr(self, name)
+            _require(
+                is_finite_number(value) and 0 <= value <= 1, name, value, "a probability in [0, 1]"
+            )
+        _require(
+            is_int(self.probe_tasks) and self.probe_tasks >= 0,
+            "probe_tasks",
+            self.probe_tasks,
+            "an integer >= 0 (0: no probe)",
+        )
+        if self.collection != "teacher" and self.probe_tasks == 0:
+            raise IterativeConfigError(
+                f"collection {self.collection!r} collects on the probe's tasks, but probe_tasks "
+                "is 0: set probe_tasks to 1 or more (24 by default)"
+            )
+        _require(isinstance(self.warm_start, bool), "warm_start", self.warm_start, "true or false")
 
     # ------------------------------------------------------------------------------ building
     @classmethod
@@ -227,10 +281,22 @@ class IterativeConfig:
         TrainConfig.from_dict(params)  # raises naming the field
         return params
 
+    def beta(self, episode: int) -> float:
+        """The DAgger mixture of an episode: ``dagger_beta * dagger_beta_decay ** (N - 1)``."""
+        return self.dagger_beta * self.dagger_beta_decay ** (episode - 1)
+
+    @property
+    def teacher_share(self) -> int:
+        """How many of an episode's ``n_batch`` new samples are the teacher's rollouts."""
+        return {"teacher": self.n_batch, "dagger": 0, "mixed": self.n_batch - self.n_batch // 2}[
+            self.collection
+        ]
+
     @property
     def n_scenes(self) -> int:
-        """Scenes generated per episode: enough rollouts for ``n_batch`` samples."""
-        return math.ceil(self.n_batch / self.tasks_per_sample)
+        """Scenes generated per episode: enough rollouts for the teacher's share of ``n_batch``
+        (0 when the DAgger collection makes every new sample)."""
+        return math.ceil(self.teacher_share / self.tasks_per_sample)
 
     @property
     def n_priors(self) -> int:
@@ -243,9 +309,15 @@ class IterativeConfig:
         """The generation parameters of one episode: the project's ``generation`` (teacher, scene
         generator, turn limits) with the loop's scene sizes, an episode seed and the priors.
 
-        Scene ``i`` is generated like prior ``i // graphs_per_sample``.
+        Scene ``i`` is generated like prior ``i // graphs_per_sample``; of a prior that plays a
+        world again (``task_failure``), the first scene is that world and the others are new
+        scenes like it.
         """
-        expanded = [p for p in priors for _ in range(self.graphs_per_sample)][: self.n_scenes]
+        expanded = [
+            p if copy == 0 else dataclasses.replace(p, world=None)
+            for p in priors
+            for copy in range(self.graphs_per_sample)
+        ][: self.n_scenes]
         params = {
             **dict(base),
             # 31 bits: a readable data_gen folder name (seed<N>_<hash>) and any RNG takes it.
@@ -267,6 +339,9 @@ class IterativeConfig:
         # The training flags and val_frac are part of the training parameters below.
         skip = {*NOT_FINGERPRINTED, *TRAINING_FLAGS, "name", "val_frac", "training"}
         data = {k: v for k, v in dataclasses.asdict(self).items() if k not in skip}
+        for name, default in SEED_PROCESS.items():  # as before these settings existed
+            if data.get(name) == default:
+                del data[name]
         data["training"] = {k: v for k, v in training.items() if k not in TRAINING_VOLATILE}
         data.update(extra)
         return json.loads(json.dumps(data, sort_keys=True, default=str))

@@ -34,8 +34,12 @@ from prism.seeding import derive_seed
 from prism.training.base_models import BUILTIN, resolve_base_model
 from prism.training.config import TrainConfig
 from prism.values import is_finite_number
+from prism.world.worlds import World
 
 logger = logging.getLogger(__name__)
+
+#: The heavy parts of a probe outcome, left out of what a sampler is offered.
+TRANSCRIPT_KEYS = ("transcript", "rejected_turns")
 
 
 # ---------------------------------------------------------------------------------- checks
@@ -278,7 +282,13 @@ def _check_objective(
 
 
 def _check_sampler_needs(config: IterativeConfig, evaluation: EvaluationConfig) -> None:
-    """The per-sample metrics the sampler weights by must come from a configured evaluator."""
+    """The per-sample metrics the sampler weights by must come from a configured evaluator,
+    and a sampler of the probe's outcomes needs a probe."""
+    if get_sampler(config.sampling_strategy).reads_outcomes and config.probe_tasks == 0:
+        raise IterativeConfigError(
+            f"sampling_strategy {config.sampling_strategy!r} picks from the closed-loop probe's "
+            "outcomes, but probe_tasks is 0: set probe_tasks to 1 or more (24 by default)"
+        )
     missing = [
         m for m in get_sampler(config.sampling_strategy).needs if m not in evaluation.sample_metrics
     ]
@@ -345,6 +355,7 @@ def sample_generation_priors(
     config: IterativeConfig,
     samples: Sequence[Mapping[str, Any]],
     evaluation_tables: Mapping[str, Sequence[Mapping[str, Any]]],
+    probe_outcomes: Sequence[Mapping[str, Any]],
     episode: int,
 ) -> dict[str, Any]:
     """Pick the examples that seed this episode's generation with the configured sampler.
@@ -352,12 +363,13 @@ def sample_generation_priors(
     Per-sample metrics come from the evaluation's ``samples`` table (rows with ``id``,
     ``split`` and the metrics its evaluator declares in ``sample_metrics``, e.g. ``loss`` and
     ``accuracy``) and are aligned with the dataset by sample id. Samples without finite metrics
-    (e.g. truncated away entirely) are not offered to the sampler.
+    (e.g. truncated away entirely) are not offered to the sampler. The probe's outcomes are
+    offered too (``SampleRequest.outcomes``); a chosen outcome's prior plays its world again.
 
     Returns:
         ``{"episode", "sampler", "ids", "priors"}``: the chosen ids and their priors (task,
-        kind, sample and scene: :class:`~prism.scenes.base.Prior` as data), one per
-        ``graphs_per_sample`` scenes.
+        kind, sample and scene, and the world of a chosen outcome:
+        :class:`~prism.scenes.base.Prior` as data), one per ``graphs_per_sample`` scenes.
     """
     by_id = {s["id"]: s for s in samples}
     metrics: dict[str, dict[str, float]] = {}
@@ -372,9 +384,17 @@ def sample_generation_priors(
         candidates = list(samples)
     rng = random.Random(derive_seed(config.seed, "sampling", episode))
     sampler = get_sampler(config.sampling_strategy)
-    ids = sampler.draw(SampleRequest(candidates, metrics, config.n_priors, rng))
+    outcomes = {o["id"]: o for o in probe_outcomes}
+    offered = [{k: v for k, v in o.items() if k not in TRANSCRIPT_KEYS} for o in outcomes.values()]
+    request = SampleRequest(candidates, metrics, max(1, config.n_priors), rng, outcomes=offered)
+    ids = sampler.draw(request)
     source = f"dataset_episode_{episode}.json"
-    priors = [Prior.of_sample(by_id[i], source=source).to_dict() for i in ids]
+    priors = [
+        Prior.of_world(World.from_record(outcomes[i]["world"]), sample_id=i).to_dict()
+        if i in outcomes and i not in by_id
+        else Prior.of_sample(by_id[i], source=source).to_dict()
+        for i in ids
+    ]
     logger.info(
         "episode %d: %s sampler picked %d example(s) from %d samples",
         episode,
@@ -392,7 +412,8 @@ def episode_generation_config(
     episode: int,
 ) -> GenerationConfig:
     """The generation configuration of one episode (see
-    :meth:`IterativeConfig.generation_config`)."""
+    :meth:`IterativeConfig.generation_config`): no scenes when the teacher generates nothing
+    (``collection: dagger``: the labelled states are the new samples)."""
     return config.generation_config(
         generation, episode, [Prior.from_value(p) for p in priors["priors"]]
     )
@@ -401,12 +422,20 @@ def episode_generation_config(
 def select_new_samples(
     config: IterativeConfig,
     generated: Sequence[Mapping[str, Any]],
+    labelled: Sequence[Mapping[str, Any]],
     samples: Sequence[Mapping[str, Any]],
 ) -> list[dict[str, Any]]:
-    """The episode's new samples: up to ``n_batch`` passed rollouts not already in the dataset."""
+    """The episode's new samples, ``n_batch`` of them not already in the dataset: the teacher's
+    passed rollouts (its share, :attr:`IterativeConfig.teacher_share`), then the DAgger
+    collection's labelled states (the rest); where one falls short the other fills in."""
     known = {s["id"] for s in samples}
-    fresh = [dict(s) for s in dedupe(generated) if s["id"] not in known]
-    new = fresh[: config.n_batch]
+    teacher = [dict(s) for s in dedupe(generated) if s["id"] not in known]
+    states = [dict(s) for s in dedupe(labelled) if s["id"] not in known]
+    share = config.teacher_share
+    new = teacher[:share] + states[: config.n_batch - min(share, len(teacher))]
+    if len(new) < config.n_batch:
+        new += teacher[share : share + config.n_batch - len(new)]
+    new = [dict(s) for s in dedupe(new)][: config.n_batch]
     if len(new) < config.n_batch:
         logger.warning(
             "only %d of %d new samples: the other rollouts failed or repeat known samples "

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from prism.formats.json_store import JsonStore
@@ -26,11 +27,16 @@ from prism.generation.dagger import collect_states
 from prism.generation.probe import probe_summary, probe_worlds, run_probe
 from prism.pipelines.evaluation.nodes import EvaluationConfig
 from prism.pipelines.iterative.config import IterativeConfig
+from prism.pipelines.training.nodes import train
 from prism.seeding import derive_seed
 from prism.student.batching import BatchingPlanner
 from prism.student.bundle import ModelBundle
 from prism.student.planner import MAX_NEW_TOKENS, StudentPlanner
 from prism.student.prompt_format import get_format
+from prism.training.base_models import StudentBase
+from prism.training.config import TrainConfig
+from prism.training.errors import TrainConfigError
+from prism.training.split import Split
 
 #: Tasks the student plans at once in the probe and the collection (one batch per turn).
 DEFAULT_BATCH = 8
@@ -103,3 +109,35 @@ def probe_student(
         else:
             report["collection"] = None
     return outcomes, samples, report
+
+
+def train_episode(
+    samples: list[dict[str, Any]],
+    split: Split,
+    base: StudentBase,
+    training: TrainConfig,
+    checkpoints: Path,
+    config: IterativeConfig,
+    previous_student: Path | None,
+    previous_training: Mapping[str, Any],
+) -> tuple[ModelBundle, dict[str, Any]]:
+    """An episode after the first: trained from the previous episode's saved student with
+    ``warm_start``, else from the fresh base like the first.
+
+    ``previous_student`` is the previous episode's model folder as a path (nothing is loaded
+    twice); ``previous_training``, the previous episode's training metrics, is written by the
+    node that saves that folder, so this node runs after it.
+
+    Raises:
+        TrainConfigError: ``warm_start`` is set and the previous episode left no saved student.
+    """
+    del previous_training  # an input only to order this node after the previous episode's
+    init_from = None
+    if config.warm_start:
+        if previous_student is None:
+            raise TrainConfigError(
+                "warm_start: the previous episode's model folder holds no saved student to "
+                "continue from"
+            )
+        init_from = previous_student
+    return train(samples, split, base, training, checkpoints, init_from=init_from)

@@ -55,6 +55,7 @@ from prism.pipelines.iterative.nodes import (
     sample_generation_priors,
     select_new_samples,
 )
+from prism.pipelines.iterative.onpolicy import probe_student, train_episode
 from prism.pipelines.iterative.reports import (
     log_episode_report,
     report_episodes,
@@ -203,7 +204,12 @@ def _base_evaluation() -> Pipeline:
 
 
 def _episode(episode: int) -> Pipeline:
-    """One episode: train, evaluate, sample examples, generate, combine, summarize."""
+    """One episode: train (after the first, continuing from the previous episode's weights with
+    ``warm_start``), evaluate, probe the student on fresh tasks (and collect the teacher's labels
+    of its states), sample examples, generate, combine, summarize."""
+    training_nodes = training.create_pipeline(build_base=False).only_nodes(*TRAINING_NODES)
+    if episode > 1:
+        training_nodes = _continuing(training_nodes)
     steps = Pipeline(
         [
             Node(
@@ -212,11 +218,26 @@ def _episode(episode: int) -> Pipeline:
                 "training_config",
                 name="episode_training_config",
             ),
-            training.create_pipeline(build_base=False).only_nodes(*TRAINING_NODES),
+            training_nodes,
             evaluation.create_pipeline().only_nodes(*EVALUATION_NODES),
             Node(
+                _bind(probe_student, episode=episode),
+                [
+                    "config",
+                    "params:generation",
+                    "evaluation_config",
+                    "student_model",
+                    "probe_store",
+                    "collection_store",
+                    "call_cache",
+                    CREDENTIALS_DATASET,
+                ],
+                ["probe_outcomes", "collected_states", "collection_report"],
+                name="probe_student",
+            ),
+            Node(
                 _bind(sample_generation_priors, episode=episode),
-                ["config", "training_data", "evaluation_tables"],
+                ["config", "training_data", "evaluation_tables", "probe_outcomes"],
                 "generation_priors",
                 name="sample_generation_priors",
             ),
@@ -229,7 +250,7 @@ def _episode(episode: int) -> Pipeline:
             generation.create_pipeline().only_nodes("generate_rollouts"),
             Node(
                 select_new_samples,
-                ["config", "generated_samples", "training_data"],
+                ["config", "generated_samples", "collected_states", "training_data"],
                 "new_samples",
                 name="select_new_samples",
             ),
@@ -255,6 +276,7 @@ def _episode(episode: int) -> Pipeline:
                     "new_samples",
                     "paired_comparison",
                     "base_evaluation_metrics",
+                    "collection_report",
                 ],
                 "episode_summary",
                 name="summarize_episode",
@@ -277,9 +299,34 @@ def _episode(episode: int) -> Pipeline:
             "previous_evaluation_tables": f"{previous}.evaluation_tables",
             "base_evaluation_tables": f"{base}.evaluation_tables",
             "base_evaluation_metrics": f"{base}.evaluation_metrics",
+            **(
+                {
+                    "previous_student": f"{episode_namespace(episode - 1)}.student_dir",
+                    "previous_training": f"{episode_namespace(episode - 1)}.training_metrics",
+                }
+                if episode > 1
+                else {}
+            ),
         },
         outputs={"next_training_data": f"{episode_namespace(episode + 1)}.training_data"},
         parameters={"generation"},
+    )
+
+
+def _continuing(training_nodes: Pipeline) -> Pipeline:
+    """The training nodes with ``train_student`` replaced by :func:`train_episode`, which can
+    continue from the previous episode's student (``warm_start``)."""
+    (train_node,) = [n for n in training_nodes.nodes if n.name == "train_student"]
+    return Pipeline(
+        [
+            *(n for n in training_nodes.nodes if n is not train_node),
+            Node(
+                train_episode,
+                [*train_node.inputs, "config", "previous_student", "previous_training"],
+                train_node.outputs,
+                name="train_student",
+            ),
+        ]
     )
 
 

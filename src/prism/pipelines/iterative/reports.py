@@ -70,6 +70,20 @@ _METRIC_ORDER = (
 
 
 # ---------------------------------------------------------------------------------- episode
+def collection_metrics(report: Mapping[str, Any]) -> dict[str, Any]:
+    """``probe/accuracy`` and ``probe/n``, and the DAgger collection's ``collection/beta``,
+    ``collection/states`` (labelled), ``collection/distinct_states`` and
+    ``collection/label_failures``, from an episode's collection report."""
+    metrics = {k: v for k, v in (report.get("probe") or {}).items() if k.startswith("probe/")}
+    collection = report.get("collection") or {}
+    for name in ("beta", "states", "distinct_states"):
+        if name in collection:
+            metrics[f"collection/{name}"] = collection[name]
+    if collection:
+        metrics["collection/label_failures"] = len(report.get("failed_labels") or [])
+    return metrics
+
+
 def summarize_episode(
     training_metrics: Mapping[str, Any],
     evaluation_metrics: Mapping[str, Any],
@@ -78,6 +92,8 @@ def summarize_episode(
     new_samples: Sequence[Mapping[str, Any]],
     paired_comparison: Mapping[str, Any],
     base_evaluation: Mapping[str, Any],
+    collection_report: Mapping[str, Any] | None = None,
+    *,
     episode: int,
 ) -> dict[str, Any]:
     """What one episode did, as one JSON record; only finite numbers are kept.
@@ -92,6 +108,8 @@ def summarize_episode(
         paired_comparison: the episode against the previous one and the untuned base, task by
             task (:func:`~prism.pipelines.iterative.comparison.compare_episode`).
         base_evaluation: the untuned base's evaluation report.
+        collection_report: the closed-loop probe's summary (``probe/accuracy``, ``probe/n``)
+            and the DAgger collection's statistics, when the episode ran them.
         episode: the episode's number.
 
     Returns:
@@ -106,6 +124,7 @@ def summarize_episode(
         **(evaluation_metrics.get("metrics") or {}),
         **base_metrics(base_evaluation),
         **paired_metrics(paired_comparison),
+        **collection_metrics(collection_report or {}),
     }
     metrics = {k: float(v) for k, v in reported.items() if is_finite_number(v)}
     training = {

@@ -71,14 +71,18 @@ def train(
     base: StudentBase,
     config: TrainConfig,
     checkpoints: Path,
+    init_from: Path | None = None,
 ) -> tuple[ModelBundle, dict[str, Any]]:
     """Fine-tune the student on the training split, validating on the validation split.
 
     Args:
         checkpoints: the folder for resumable checkpoints (``checkpoint_every``); a run killed
             during training and started again goes on from its last checkpoint.
+        init_from: a saved student (of the same base) to continue from instead of the base.
 
     Returns:
         The trained student (model or adapter with its tokenizer) and the training metrics.
     """
-    return train_student(samples, split, base, config, checkpoint_root=checkpoints)
+    return train_student(
+        samples, split, base, config, checkpoint_root=checkpoints, init_from=init_from
+    )
