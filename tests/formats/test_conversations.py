@@ -407,6 +407,20 @@ class TestWeights:
         )
         assert load_one(dagger_sample())["id"] == sample_id(DAGGER_TURNS)
 
+    def test_an_empty_turn_is_context_at_weight_0_and_refused_as_a_target(self):
+        """A student's empty turn is what it saw (DAgger), never something to learn."""
+        empty_context = dagger_sample()
+        empty_context["conversations"][1]["value"] = ""
+        assert load_one(empty_context)["conversations"][1] == {
+            "role": "assistant",
+            "value": "",
+            "weight": 0,
+        }
+        records = [seed_sample(), dagger_sample(value=" ", weight=1)]
+        assert rejection(records) == (
+            "data/x.json: sample 1, field conversations[3].value: the turn's text is empty"
+        )
+
     def test_samples_that_differ_only_in_weights_are_not_duplicates(self):
         unweighted = load_one(dagger_sample())
         unweighted["conversations"][1].pop("weight")

@@ -146,6 +146,28 @@ def test_command_line_passes_only_the_flags_given(project):
         "epochs": 1,
         "training": {"lora_alpha": 8},
     }
+    onpolicy = ["--collection", "dagger", "--dagger_beta", "0.3", "--probe_tasks", "6"]
+    params = pipeline_from_args(build_parser().parse_args([*onpolicy, "--warm_start"]))
+    assert params.runtime_params() == {
+        "collection": "dagger",
+        "dagger_beta": 0.3,
+        "probe_tasks": 6,
+        "warm_start": True,
+    }
+    with pytest.raises(SystemExit):  # argparse names the choices
+        build_parser().parse_args(["--collection", "student"])
+
+
+def test_python_api_passes_the_on_policy_settings(project):
+    params = IterativeTrainingPipeline(
+        None, "out", collection="mixed", dagger_beta_decay=1.0, warm_start=True
+    ).runtime_params()
+    assert (params["collection"], params["dagger_beta_decay"], params["warm_start"]) == (
+        "mixed",
+        1.0,
+        True,
+    )
+    assert (params["dagger_beta"], params["probe_tasks"]) == (0.5, 24)  # the defaults
 
 
 def test_command_line_defaults_are_the_projects_configuration(project, monkeypatch, capsys):
@@ -297,8 +319,17 @@ def test_command_line_script_runs_the_seeds_debugging_form(project):
             r"^Error: DatasetError: .*data/01_raw/missing\.json",
         ),
         (["--n_episodes", "0"], r"^Error: IterativeConfigError: n_episodes must be .* got 0$"),
+        (
+            ["--dagger_beta", "1.5"],
+            r"^Error: IterativeConfigError: dagger_beta must be a probability in \[0, 1\], got 1\.5$",
+        ),
+        (
+            ["--collection", "dagger", "--probe_tasks", "0"],
+            r"^Error: IterativeConfigError: collection 'dagger' collects on the probe's tasks, "
+            r"but probe_tasks is 0",
+        ),
     ],
-    ids=["missing-initial-data", "n_episodes-0"],
+    ids=["missing-initial-data", "n_episodes-0", "dagger_beta-1.5", "dagger-without-probe"],
 )
 def test_command_line_bad_input_is_one_line_and_exit_1(project, capsys, args, message):
     code = main([*args, "--output_dir", "output/bad", "--eval_task_file", EVAL_FILE])

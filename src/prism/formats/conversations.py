@@ -436,9 +436,9 @@ def _canonical_turn(turn: Any, source: str, sample: Any, path: str) -> dict[str,
             else ""
         )
         raise DataFormatError(f"the text must be a string, got {json_type(text)}{hint}", **error)
-    if not text.strip():
-        raise DataFormatError("the turn's text is empty", **error)
     if WEIGHT_KEY not in turn:
+        if not text.strip():
+            raise DataFormatError("the turn's text is empty", **error)
         return {"role": role, "value": text}
     error["field"] = f"{path}.{WEIGHT_KEY}"
     weight = turn[WEIGHT_KEY]
@@ -450,6 +450,9 @@ def _canonical_turn(turn: Any, source: str, sample: Any, path: str) -> dict[str,
         raise DataFormatError(
             f"the weight must be 0 (not trained) or 1 (trained, the default), got {shown}", **error
         )
+    if not text.strip() and weight == 1:  # a student's empty turn is context, never a target
+        error["field"] = f"{path}.{text_key}"
+        raise DataFormatError("the turn's text is empty", **error)
     return {"role": role, "value": text, **({WEIGHT_KEY: 0} if weight == 0 else {})}
 
 

@@ -75,6 +75,11 @@ ARGUMENT_PARAMS = {
     "eval_metric": "eval_metric",
     "skip_eval_tasks": "skip_eval_tasks",
     "initial_dataset_size": "initial_dataset_size",
+    "collection": "collection",
+    "dagger_beta": "dagger_beta",
+    "dagger_beta_decay": "dagger_beta_decay",
+    "probe_tasks": "probe_tasks",
+    "warm_start": "warm_start",
 }
 #: Runtime parameters that name files or folders (made absolute, or relative to the project root).
 PATH_PARAMS = ("initial_data", "output_dir", "held_out_data", "eval_task_file")
@@ -152,6 +157,16 @@ class IterativeTrainingPipeline:
         initial_dataset_size: train on the first N samples of the initial data (debugging).
         tasks_per_sample: tasks (rollouts) per generated scene.
         graphs_per_sample: scenes generated from each sampled example.
+        collection: where each episode's new samples come from: ``teacher`` (the seed's
+            process: teacher rollouts on new scenes), ``dagger`` (the teacher's labels of the
+            states the student reaches on the probe's tasks) or ``mixed`` (half each).
+        dagger_beta, dagger_beta_decay: the probability that the teacher's turn is executed
+            instead of the student's in the DAgger collection, ``dagger_beta *
+            dagger_beta_decay ** (N - 1)`` in episode N.
+        probe_tasks: fresh tasks the student plans on after each episode's training (their
+            outcomes feed ``task_failure`` and the collection); 0: no probe.
+        warm_start: each episode continues from the previous episode's weights instead of
+            training from the base.
         training: further ``TrainConfig`` fields on top of the project's ``training``
             parameters (and of ``train_config``), e.g. ``{"epochs": 1}``.
         params: further runtime parameters, as ``kedro run --params`` takes them: nested
@@ -185,6 +200,11 @@ class IterativeTrainingPipeline:
         skip_eval_tasks: bool = False,
         initial_dataset_size: int | None = None,
         *,
+        collection: str = "teacher",
+        dagger_beta: float = 0.5,
+        dagger_beta_decay: float = 0.5,
+        probe_tasks: int = 24,
+        warm_start: bool = False,
         training: Mapping[str, Any] | None = None,
         params: Mapping[str, Any] | None = None,
         project_path: str | os.PathLike[str] | None = None,
@@ -215,6 +235,11 @@ class IterativeTrainingPipeline:
         self.eval_metric = eval_metric
         self.skip_eval_tasks = skip_eval_tasks
         self.initial_dataset_size = initial_dataset_size
+        self.collection = collection
+        self.dagger_beta = dagger_beta
+        self.dagger_beta_decay = dagger_beta_decay
+        self.probe_tasks = probe_tasks
+        self.warm_start = warm_start
         self.training = dict(training or {})
         self.params = _nested(params or {})
         self.project_path = project_path

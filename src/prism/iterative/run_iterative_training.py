@@ -69,6 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
     not passed, so the project's configuration decides. ``--help`` shows the value that
     configuration gives each flag (:func:`project_defaults`).
     """
+    from prism.pipelines.iterative.config import COLLECTIONS
+
     parser = _Parser(prog="run_iterative_training.py", description=DESCRIPTION, allow_abbrev=False)
     loop = parser.add_argument_group("the loop")
     loop.add_argument("--initial_data", help="conversations JSON file episode 1 trains on")
@@ -81,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     loop.add_argument(
         "--sampling_strategy",
         help="sampler of the examples that seed generation: uniform, accuracy_weighted, "
-        "loss_weighted or a plugin's (`prism plugins` lists them)",
+        "loss_weighted, task_failure (the probe's failed worlds) or a plugin's (`prism plugins` lists them)",
     )
     loop.add_argument(
         "--objective",
@@ -113,6 +115,22 @@ def build_parser() -> argparse.ArgumentParser:
         ("seed", "seed of sampling, generation and training"),
     ):
         loop.add_argument(f"--{name}", type=int, help=text)
+
+    onpolicy = parser.add_argument_group("where new samples come from (README: On-policy data)")
+    onpolicy.add_argument(
+        "--collection",
+        choices=COLLECTIONS,
+        help="teacher: the teacher's rollouts on new scenes (the seed's process); dagger: the "
+        "teacher labels the states the student reaches; mixed: half each",
+    )
+    onpolicy.add_argument("--dagger_beta", type=float,
+                          help="P(the teacher's turn is executed) in episode 1")  # fmt: skip
+    onpolicy.add_argument("--dagger_beta_decay", type=float,
+                          help="dagger_beta shrinks by this factor each episode")  # fmt: skip
+    onpolicy.add_argument("--probe_tasks", type=int,
+                          help="fresh tasks the student plans on after training; 0: none")  # fmt: skip
+    onpolicy.add_argument("--warm_start", type=_boolean, nargs="?", const=True,
+                          help="continue from the previous episode's weights")  # fmt: skip
 
     train = parser.add_argument_group(
         "training (TrainConfig fields; default: the project's training parameters)"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 from types import SimpleNamespace
@@ -9,6 +10,7 @@ from types import SimpleNamespace
 import pytest
 
 from prism.formats.conversations import load_samples
+from prism.formats.eval_tasks import read_eval_suite
 from prism.pipelines.iterative import IterativeConfig, IterativeConfigError, create_pipeline
 from prism.pipelines.iterative import episodes as episode_module
 from prism.pipelines.iterative.nodes import (
@@ -24,6 +26,7 @@ from prism.pipelines.training.nodes import check_training_inputs
 from prism.scenes.base import Prior
 from prism.training.config import TrainConfig
 from prism.training.errors import TrainConfigError
+from prism.world.worlds import World
 
 
 def _sample(task: str) -> dict:
@@ -161,6 +164,45 @@ def test_generation_config_makes_n_batch_rollouts_seeded_by_the_priors():
     assert generation.n_samples == 3 and generation.n_tasks == 2
     assert [p.task for p in generation.priors] == ["a", "a", "b"]
     assert generation.seed != config.generation_config({}, episode=2).seed
+
+
+def _world(task: str) -> World:
+    suite = read_eval_suite(REPO / "data/01_raw/eval_tasks_1.json")
+    graph = suite.graphs[suite.task_graphs[0]]
+    return World(graph=graph, task=dataclasses.replace(suite.tasks[0], task=task))
+
+
+def test_a_prior_that_replays_a_world_is_that_world_then_new_scenes_like_it():
+    """task_failure: the failed world (one rollout) and graphs_per_sample similar new scenes,
+    until the scenes hold n_batch rollouts."""
+    config = IterativeConfig(n_batch=5, tasks_per_sample=2, graphs_per_sample=1)
+    failed = Prior.of_world(_world("where is the ladder?"), sample_id="o1")
+    generation = config.generation_config({}, episode=1, priors=[failed, Prior("b")])
+    worlds = [p.world is not None for p in generation.priors]
+    assert worlds == [True, False, False]  # 1 + 2 + 2 rollouts
+    assert generation.n_samples == 3
+    assert [p.task for p in generation.priors] == ["where is the ladder?"] * 2 + ["b"]
+
+
+@pytest.mark.parametrize(
+    ("collection", "teacher", "scenes"), [("teacher", 6, 3), ("mixed", 3, 2), ("dagger", 0, 0)]
+)
+def test_the_collection_sets_the_teachers_share_of_n_batch(collection, teacher, scenes):
+    config = IterativeConfig(n_batch=6, tasks_per_sample=2, collection=collection)
+    assert (config.teacher_share, config.n_scenes) == (teacher, scenes)
+    assert config.generation_config({}, episode=1).n_samples == scenes
+    assert [config.beta(n) for n in (1, 2, 3)] == [0.5, 0.25, 0.125]
+
+
+def test_mixed_new_samples_are_half_each_and_one_fills_in_for_the_other():
+    config = IterativeConfig(n_batch=4, collection="mixed")
+    rollouts, states = SAMPLES[1:4], SAMPLES[4:]
+    new = select_new_samples(config, rollouts, states, SAMPLES[:1])
+    assert [s["id"] for s in new] == [s["id"] for s in [*rollouts[:2], *states[:2]]]
+    short = select_new_samples(config, rollouts[:1], states, SAMPLES[:1])  # 1 rollout passed
+    assert [s["id"] for s in short] == [s["id"] for s in [rollouts[0], *states[:3]]]
+    dagger = dataclasses.replace(config, collection="dagger")
+    assert select_new_samples(dagger, [], states, []) == states  # no rollouts generated
 
 
 # ---------------------------------------------------------------------------------- nodes

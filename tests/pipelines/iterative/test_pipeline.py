@@ -14,6 +14,7 @@ from prism.endpoint import EndpointError
 from prism.pipelines.iterative import IterativeConfigError
 from prism.plugins import SamplerPlugin, UnknownPluginError, hookimpl
 from prism.sampling.samplers import sample_loss_weighted
+from tests.pipelines.iterative.conftest import EVAL_FILE as EVAL
 from tests.pipelines.iterative.conftest import OUTPUT, sample_ids
 
 
@@ -176,6 +177,38 @@ def _untouched(project: Path, before: dict[str, str]) -> bool:
             IterativeConfigError,
             r"objective_type must be 'max' or 'min'",
         ),
+        (
+            {"collection": "student"},
+            IterativeConfigError,
+            r"collection must be 'teacher' or 'dagger' or 'mixed', got 'student'",
+        ),
+        (
+            {"collection": "dagger", "dagger_beta": 1.5},
+            IterativeConfigError,
+            r"dagger_beta must be a probability in \[0, 1\], got 1.5",
+        ),
+        (
+            {"dagger_beta_decay": -0.5},
+            IterativeConfigError,
+            r"dagger_beta_decay must be a probability in \[0, 1\], got -0.5",
+        ),
+        (
+            {"probe_tasks": -1},
+            IterativeConfigError,
+            r"probe_tasks must be an integer >= 0 \(0: no probe\), got -1",
+        ),
+        (
+            {"collection": "mixed", "probe_tasks": 0},
+            IterativeConfigError,
+            r"collection 'mixed' collects on the probe's tasks, but probe_tasks is 0",
+        ),
+        (
+            {"sampling_strategy": "task_failure", "probe_tasks": 0},
+            IterativeConfigError,
+            r"sampling_strategy 'task_failure' picks from the closed-loop probe's outcomes, "
+            r"but probe_tasks is 0",
+        ),
+        ({"warm_start": "yes"}, IterativeConfigError, r"warm_start must be true or false"),
         ({"initial_data": "data/01_raw/missing.json"}, DatasetError, r"missing\.json"),
         ({"eval_task_file": "data/01_raw/no_tasks.json"}, DatasetError, r"no_tasks\.json"),
     ],
@@ -187,6 +220,13 @@ def _untouched(project: Path, before: dict[str, str]) -> bool:
         "objective-not-produced",
         "objective-without-val",
         "objective_type",
+        "unknown-collection",
+        "dagger_beta>1",
+        "dagger_beta_decay<0",
+        "probe_tasks<0",
+        "collection-without-probe",
+        "task_failure-without-probe",
+        "warm_start-not-bool",
         "missing-initial_data",
         "missing-eval_task_file",
     ],
@@ -299,3 +339,62 @@ def test_a_sampler_installed_from_its_package_drives_a_real_run(
     assert picked == sorted(turns.values(), reverse=True)[: len(picked)]
     assert len(set(turns.values())) > 1  # not a tie that any sampler would pass
     assert (out / "new_samples_episode_1.json").exists() and (out / "best_model").exists()
+
+
+@pytest.mark.slow
+def test_on_policy_episodes_train_on_the_teachers_labels_and_resume(project, run_iterative):
+    """collection=mixed with task_failure and warm_start: the probe's outcomes, the teacher's
+    labels of the student's states (its own turns at weight 0), half of the new samples each;
+    episode 2 continues from episode 1's weights; a collection cut short resumes."""
+    params = {
+        "n_episodes": 2,
+        "n_batch": 4,
+        "collection": "mixed",
+        "sampling_strategy": "task_failure",
+        "probe_tasks": 3,
+        "warm_start": True,
+    }
+    run_iterative(**params)
+    out = project / OUTPUT
+    for n in (1, 2):
+        outcomes = json.loads((out / f"episode_{n}/probe_outcomes.json").read_text())
+        assert len(outcomes) == 3 and all(o["world"]["graph"] for o in outcomes)
+        eval_tasks = {
+            t["task"] for s in json.loads((project / EVAL).read_text()) for t in s["tasks"]
+        }
+        assert not {o["task"] for o in outcomes} & eval_tasks  # never the eval file's tasks
+        states = json.loads((out / f"episode_{n}/collected_states.json").read_text())
+        assert states and all(s["source"] == "dagger:oracle" for s in states)
+        for state in states:
+            turns = [m for m in state["conversations"] if m["role"] == "assistant"]
+            assert "weight" not in turns[-1]  # the teacher's turn is trained on
+            assert all(m["weight"] == 0 for m in turns[:-1])  # the student's are not
+        new = json.loads((out / f"new_samples_episode_{n}.json").read_text())
+        sources = [s["source"].split(":")[0] for s in new]
+        assert len(new) == 4 and sources.count("dagger") == 2, sources
+        report = json.loads((out / f"episode_{n}/collection_report.json").read_text())
+        assert report["probe"]["probe/n"] == 3
+        assert report["collection"]["beta"] == 0.5 * 0.5 ** (n - 1)
+        row = json.loads((out / f"episode_{n}/episode_summary.json").read_text())["metrics"]
+        assert row["probe/n"] == 3 and row["collection/states"] == report["collection"]["states"]
+    # task_failure: the tiny student fails the probe, so the priors replay its failed worlds.
+    priors = json.loads((out / "episode_1/generation_priors.json").read_text())
+    assert priors["sampler"] == "task_failure" and all(p.get("world") for p in priors["priors"])
+    training = json.loads((out / "episode_2/training_metrics.json").read_text())
+    assert training["continued_from"].endswith("iterative_model_episode_1")
+    assert (
+        json.loads((out / "episode_1/training_metrics.json").read_text())["continued_from"] is None
+    )
+
+    # A collection cut short (one world's record lost, its outputs not written) resumes: the
+    # stored worlds are read back, the missing one is collected again, the states are the same.
+    records = sorted((out / "episode_2/collection").rglob("*.json"))
+    stamps = {r: r.stat().st_mtime_ns for r in records[1:]}
+    before = (out / "episode_2/collected_states.json").read_text()
+    records[0].unlink()
+    for name in ("collected_states.json", "collection_report.json", "probe_outcomes.json"):
+        (out / "episode_2" / name).unlink()
+    run_iterative(**params)
+    assert records[0].is_file()
+    assert {r: r.stat().st_mtime_ns for r in records[1:]} == stamps
+    assert (out / "episode_2/collected_states.json").read_text() == before

@@ -309,20 +309,21 @@ class IterativeConfig:
         """The generation parameters of one episode: the project's ``generation`` (teacher, scene
         generator, turn limits) with the loop's scene sizes, an episode seed and the priors.
 
-        Scene ``i`` is generated like prior ``i // graphs_per_sample``; of a prior that plays a
-        world again (``task_failure``), the first scene is that world and the others are new
-        scenes like it.
+        Scene ``i`` is generated like prior ``i // graphs_per_sample``. A prior that plays a
+        world again (``task_failure``) is that world (its one task) followed by its
+        ``graphs_per_sample`` new scenes like it, and scenes are added until they hold the
+        teacher's share of ``n_batch`` rollouts.
         """
-        expanded = [
-            p if copy == 0 else dataclasses.replace(p, world=None)
-            for p in priors
-            for copy in range(self.graphs_per_sample)
-        ][: self.n_scenes]
+        n_scenes = self.n_scenes
+        expanded = [p for p in priors for _ in range(self.graphs_per_sample)][:n_scenes]
+        if any(p.world is not None for p in priors):
+            expanded = self._replaying(priors)
+            n_scenes = len(expanded)
         params = {
             **dict(base),
             # 31 bits: a readable data_gen folder name (seed<N>_<hash>) and any RNG takes it.
             "seed": derive_seed(self.seed, "generation", episode) % 2**31,
-            "n_samples": self.n_scenes,
+            "n_samples": n_scenes,
             "n_tasks": self.tasks_per_sample,
             "graph_unknown": list(self.graph_unknown),
             "min_regions": self.min_regions,
@@ -332,6 +333,23 @@ class IterativeConfig:
             "priors": expanded,
         }
         return GenerationConfig.from_params(params)
+
+    def _replaying(self, priors: Sequence[Prior]) -> list[Prior]:
+        """The scenes of priors some of which play a world again: each world (one rollout),
+        then ``graphs_per_sample`` new scenes like it (``tasks_per_sample`` rollouts each),
+        until the scenes hold the teacher's share of the episode's rollouts."""
+        scenes: list[Prior] = []
+        rollouts = 0
+        while rollouts < self.teacher_share:
+            for prior in priors:
+                like = dataclasses.replace(prior, world=None)
+                own = [prior] if prior.world is not None else []
+                for scene in [*own, *[like] * self.graphs_per_sample]:
+                    if rollouts >= self.teacher_share:
+                        return scenes
+                    scenes.append(scene)
+                    rollouts += 1 if scene.world is not None else self.tasks_per_sample
+        return scenes
 
     def fingerprint(self, training: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
         """What determines the episodes' outputs (not ``n_episodes``, the objective or paths):
