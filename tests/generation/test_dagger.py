@@ -168,3 +168,69 @@ def test_labels_are_valid_turns_in_their_state(worlds, tmp_path):
     for sample in result.samples:
         turn = json.loads(sample["conversations"][-1]["value"])
         assert set(turn) == {"primary_goal", "relevant_graph", "reasoning", "plan"}
+
+
+# ------------------------------------------------------------------------- an LLM teacher
+def _llm_config(url: str) -> GenerationConfig:
+    endpoint = {"model": "planner-70b", "base_url": url, "api_key_env": "DAGGER_TEST_KEY"}
+    fast = {"max_retries": 1, "backoff_s": 0.001, "max_backoff_s": 0.01, "timeout_s": 5}
+    return GenerationConfig.from_params(
+        {"max_iterations": 4, "teacher": {"kind": "llm", "endpoint": {**endpoint, **fast}}}
+    )
+
+
+def _collect_with(config, worlds, tmp_path, store: str):
+    from prism.generation import build_fallback, build_teacher
+
+    cache = JsonStore(tmp_path / "calls")
+    return collect_states(
+        worlds,
+        lambda task, sim: Garbage(),
+        build_teacher(config, cache, {}),
+        build_fallback(config),
+        config,
+        JsonStore(tmp_path / store),
+        beta=0.0,
+        seed=3,
+        workers=2,
+    )
+
+
+def test_an_llm_teacher_labels_the_students_conversation_cached(worlds, tmp_path, monkeypatch):
+    """A real OpenAI-compatible server: the teacher gets the student's turns and the feedback
+    and answers the next turn; a second collection with the same cache calls it no more."""
+    from tests.endpoint.fake_openai_server import FakeOpenAIServer
+    from tests.endpoint.planner_scripts import answer_with_every_node
+
+    monkeypatch.setenv("DAGGER_TEST_KEY", "sk-local")
+    with FakeOpenAIServer(answer_with_every_node, api_key="sk-local") as server:
+        config = _llm_config(server.url)
+        result = _collect_with(config, worlds[:2], tmp_path, "first")
+        calls = len(server.chat_requests)
+        assert result.samples and not result.failed
+        assert {s["source"] for s in result.samples} == {"dagger:llm"}
+        # After the student's rejected turn, the teacher saw it and the feedback on it.
+        later = [r["messages"] for r in server.chat_requests if len(r["messages"]) > 2]
+        assert later and all(
+            m[2] == {"role": "assistant", "content": "}{ not a plan"} for m in later
+        )
+        assert all(m[3]["role"] == "user" and "not valid JSON" in m[3]["content"] for m in later)
+        for sample in result.samples:
+            assert json.loads(sample["conversations"][-1]["value"])["plan"].startswith("[answer(")
+
+        again = _collect_with(config, worlds[:2], tmp_path, "second")  # a new store, same cache
+        assert len(server.chat_requests) == calls
+        assert [s["id"] for s in again.samples] == [s["id"] for s in result.samples]
+
+
+def test_an_llm_teacher_that_answers_garbage_is_recorded_and_the_oracle_labels(
+    worlds, tmp_path, monkeypatch
+):
+    from tests.endpoint.fake_openai_server import FakeOpenAIServer
+
+    monkeypatch.setenv("DAGGER_TEST_KEY", "sk-local")
+    with FakeOpenAIServer(lambda request: "Sure! goto the truck", api_key="sk-local") as server:
+        result = _collect_with(_llm_config(server.url), worlds[:1], tmp_path, "states")
+    assert result.failed and all(f["reason"] == "invalid_label:not_json" for f in result.failed)
+    assert result.samples and {s["source"] for s in result.samples} == {"dagger:oracle"}
+    assert result.stats["label_failures_by_reason"] == {"invalid_label": len(result.failed)}
