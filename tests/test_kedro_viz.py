@@ -227,18 +227,25 @@ def test_kedro_viz_serves_the_episodes_lineage(viz_graph: dict[str, Any]) -> Non
         successors, "iterative.episode_1.training_data", "iterative.episode_1.student_model"
     )
     assert "iterative.episode_1.train_student" in training
-    # episode 1's model -> evaluation -> generation -> episode 2's dataset -> episode 2's model
+    # episode 1's model -> the probe (and the DAgger collection) -> episode 2's dataset, and
+    # model -> evaluation -> sampled priors -> generation -> episode 2's dataset
     chain = _path(
         successors, "iterative.episode_1.student_model", "iterative.episode_2.training_data"
     )
     assert chain, "no path from episode 1's model to episode 2's training data"
     for step in (
-        "iterative.episode_1.evaluate_student",
-        "iterative.episode_1.generate_rollouts",
+        "iterative.episode_1.probe_student",
+        "iterative.episode_1.collected_states",
         "iterative.episode_1.new_samples",
         "iterative.episode_1.combine_datasets",
     ):
         assert step in chain, (step, chain)
+    assert "iterative.episode_1.evaluate_student" in successors["iterative.episode_1.student_model"]
+    generation = _path(
+        successors, "iterative.episode_1.evaluation_tables", "iterative.episode_2.training_data"
+    )
+    for step in ("iterative.episode_1.generate_rollouts", "iterative.episode_1.new_samples"):
+        assert step in generation, (step, generation)
     assert "iterative.episode_2.evaluate_student" in successors["iterative.episode_2.student_model"]
     assert _path(
         successors, "iterative.episode_2.training_data", "iterative.episode_2.student_model"

@@ -6,9 +6,14 @@ namespace ``iterative.episode_N`` and chained::
     iterative.episode_N.training_data (dataset_episode_N.json)
       -> train -> iterative.episode_N.student_model (iterative_model_episode_N/)
       -> evaluate -> evaluation_metrics, evaluation_tables (per-sample metrics)
+      -> probe: the student on fresh tasks -> probe_outcomes (with collection dagger/mixed:
+         the teacher's labels of the states it reaches -> collected_states)
       -> sample examples (sampler plugin) -> generate (data_gen_episode_N/)
-      -> new_samples (new_samples_episode_N.json)
+      -> new_samples (new_samples_episode_N.json: rollouts and labelled states by collection)
       -> combine -> iterative.episode_{N+1}.training_data
+
+After the first episode, training continues from the previous episode's student with
+``warm_start`` (:func:`~prism.pipelines.iterative.onpolicy.train_episode`).
 
 and each episode ends with its paired comparison (``episode_N/paired_comparison.json``: task
 by task against the previous episode, for episode 1 the untuned base, and against the base) and
