@@ -15,10 +15,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib.figure import Figure
 
@@ -284,7 +280,8 @@ def task_table(tables: dict[str, list[dict[str, Any]]], teacher: dict[str, Any])
 
 def plot_sample_accuracy(samples: pd.DataFrame) -> Figure:
     """Histogram of per-sample token accuracy, one series per split."""
-    fig, ax = plt.subplots(figsize=(6, 3.6))
+    fig = Figure(figsize=(6, 3.6))
+    ax = fig.subplots()
     if samples.empty:
         ax.text(0.5, 0.5, "no token metrics", ha="center", va="center")
     else:
@@ -301,7 +298,8 @@ def plot_sample_accuracy(samples: pd.DataFrame) -> Figure:
 
 def plot_task_outcomes(tasks: pd.DataFrame) -> Figure:
     """Per-task outcome of the student (and the teacher) on the eval tasks."""
-    fig, ax = plt.subplots(figsize=(8, 3.6))
+    fig = Figure(figsize=(8, 3.6))
+    ax = fig.subplots()
     if tasks.empty:
         ax.text(0.5, 0.5, "no closed-loop tasks (skip_eval_tasks)", ha="center", va="center")
     else:

@@ -5,17 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")  # headless: figures are only ever written to files
-
-import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
 
 def plot_generation_stats(stats: Mapping[str, Any]) -> Figure:
     """Passed and failed rollouts per task kind, and failures by reason, side by side."""
-    figure, (by_kind, by_reason) = plt.subplots(1, 2, figsize=(11, 4), layout="constrained")
+    figure = Figure(figsize=(11, 4), layout="constrained")
+    by_kind, by_reason = figure.subplots(1, 2)
     kinds = list(stats["by_kind"])
     passed = [stats["by_kind"][k]["passed"] for k in kinds]
     failed = [stats["by_kind"][k]["failed"] for k in kinds]

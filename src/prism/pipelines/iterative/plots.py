@@ -13,10 +13,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
@@ -35,7 +31,8 @@ def plot_episode_metrics(table: pd.DataFrame, summary: Mapping[str, Any]) -> Fig
     ``p`` beside each point: the McNemar p-value against the previous episode
     (``paired/previous/p_value``; episode 1's previous is the base).
     """
-    fig, (loss_ax, acc_ax, task_ax) = plt.subplots(1, 3, figsize=(15, 3.9))
+    fig = Figure(figsize=(15, 3.9))
+    loss_ax, acc_ax, task_ax = fig.subplots(1, 3)
     episodes = list(table["episode"]) if not table.empty else []
     for ax, names in ((loss_ax, LOSS_METRICS), (acc_ax, ACCURACY_METRICS)):
         drawn = [name for name in names if _reported(table, name)]
@@ -123,7 +120,8 @@ def _finish(ax: Axes, episodes: list[Any], summary: Mapping[str, Any], drawn: bo
 
 def plot_dataset_growth(table: pd.DataFrame) -> Figure:
     """Samples per episode: what the episode trained on, and the new samples it added."""
-    fig, ax = plt.subplots(figsize=(6, 3.6))
+    fig = Figure(figsize=(6, 3.6))
+    ax = fig.subplots()
     if table.empty:
         ax.text(0.5, 0.5, "no episodes", ha="center", va="center")
     else:

@@ -5,10 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
 from prism.pretraining.corpus import probe_items
@@ -40,7 +36,8 @@ def pretrain_base(config: PretrainConfig, checkpoints: Path) -> tuple[ModelBundl
 
 def plot_pretraining(metrics: dict[str, Any]) -> Figure:
     """Training loss and probe accuracy per kind against steps."""
-    fig, (ax_loss, ax_probe) = plt.subplots(1, 2, figsize=(10, 3.6))
+    fig = Figure(figsize=(10, 3.6))
+    ax_loss, ax_probe = fig.subplots(1, 2)
     losses = metrics.get("loss_history", [])
     ax_loss.plot([e["step"] for e in losses], [e["loss"] for e in losses], color="tab:blue")
     ax_loss.set(xlabel="step", ylabel="training loss", title="Pretraining loss")
