@@ -13,16 +13,15 @@ from hypothesis import strategies as st
 
 from prism.formats.conversations import (
     dedupe,
-    first_user_task,
     is_trained,
     load_samples,
-    prior_prompt,
     read_samples,
     sample_id,
     to_chat_messages,
     write_samples,
 )
 from prism.formats.errors import DataFormatError
+from prism.formats.prompt_task import first_user_task, prior_prompt
 
 SHIPPED = Path(__file__).resolve().parents[2] / "data" / "01_raw" / "initial_dataset.json"
 

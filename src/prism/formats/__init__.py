@@ -2,15 +2,14 @@
 
 * :mod:`prism.formats.conversations`: training samples (seed, ``content`` and ShareGPT formats)
   to canonical samples with stable content ids.
+* :mod:`prism.formats.prompt_task`: the task a sample's prompt states, and its prior prompt.
 * :mod:`prism.formats.eval_tasks`: eval task files (scene graphs + tasks with answer regexes).
 * :mod:`prism.formats.errors`: :class:`DataFormatError`, raised by every reader.
 """
 
 from prism.formats.conversations import (
     dedupe,
-    first_user_task,
     load_samples,
-    prior_prompt,
     read_samples,
     sample_id,
     to_chat_messages,
@@ -25,6 +24,7 @@ from prism.formats.eval_tasks import (
     to_records,
     write_eval_suite,
 )
+from prism.formats.prompt_task import first_user_task, prior_prompt
 
 __all__ = [
     "DataFormatError",

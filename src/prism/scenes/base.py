@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, Protocol
 
-from prism.formats.conversations import PRIOR_PREFIX, first_user_task
+from prism.formats.prompt_task import PRIOR_PREFIX, first_user_task
 from prism.world.scene_graph import SceneGraph
 from prism.world.task import Task
 from prism.world.worlds import World
