@@ -59,6 +59,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--params", default="", help="further --params for every run, e.g. 'warm_start=true'"
     )
+    parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help="run nothing: print the table and draw the plot from the runs already in --out",
+    )
     return parser.parse_args(argv)
 
 
@@ -92,6 +97,22 @@ def run_loop(strategy: str, seed: int, args: argparse.Namespace) -> tuple[Path, 
     return out, seconds
 
 
+def finished_run(strategy: str, seed: int, args: argparse.Namespace) -> Path:
+    """The output folder of a finished run (``--report-only``)."""
+    out = args.out / f"{strategy}_seed{seed}"
+    if not (out / f"episode_{args.episodes}" / "evaluation_tables.json").is_file():
+        raise SystemExit(f"{out}: no finished run of {args.episodes} episodes to report")
+    return out
+
+
+def teacher_success(outs: list[Path]) -> float:
+    """The teacher's success on the eval tasks, pooled over the runs' own worlds."""
+    rows = [
+        r for out in outs for r in json.loads((out / "teacher_task_eval.json").read_text())["tasks"]
+    ]
+    return sum(bool(r["correct"]) for r in rows) / len(rows)
+
+
 def task_outcomes(out: Path, episode: int) -> list[bool]:
     """The per-task correctness of one episode's student, in the eval file's order."""
     tables = json.loads((out / f"episode_{episode}" / "evaluation_tables.json").read_text())
@@ -123,6 +144,9 @@ def main(argv: list[str] | None = None) -> int:
     runs: dict[str, dict[int, Path]] = {s: {} for s in strategies}
     for strategy in strategies:
         for seed in seeds:
+            if args.report_only:
+                runs[strategy][seed] = finished_run(strategy, seed, args)
+                continue
             out, seconds = run_loop(strategy, seed, args)
             runs[strategy][seed] = out
             print(f"{strategy:>18} seed {seed}: {seconds / 60:.1f} min", flush=True)
@@ -160,12 +184,19 @@ def main(argv: list[str] | None = None) -> int:
                 f"{strategy:>18} vs {name:<14} {c.difference:+.3f}  "
                 f"(+{c.only_a} / -{c.only_b} discordant, p = {c.p_value:.3g})"
             )
-    plot(results, base, args)
+    teacher = teacher_success([runs[strategies[0]][seed] for seed in seeds])
+    print(f"\nthe teacher on the same tasks and worlds: {teacher:.3f}")
+    plot(results, base, teacher, args)
     print(f"\nplot: {args.plot}; total {(time.perf_counter() - started) / 60:.1f} min")
     return 0
 
 
-def plot(results: dict[str, dict[int, list[list[bool]]]], base: list[list[bool]], args) -> None:
+def plot(
+    results: dict[str, dict[int, list[list[bool]]]],
+    base: list[list[bool]],
+    teacher: float,
+    args: argparse.Namespace,
+) -> None:
     import matplotlib
 
     matplotlib.use("Agg")  # a script: no screen
@@ -183,7 +214,9 @@ def plot(results: dict[str, dict[int, list[list[bool]]]], base: list[list[bool]]
         ax.errorbar(xs, ys, yerr=errs, marker="o", capsize=3, label=strategy)
     k, n, _, _ = pooled(base)
     ax.axhline(k / n, color="grey", ls=":", label="untuned base")
+    ax.axhline(teacher, color="black", ls="--", label="teacher (oracle)")
     ax.set(xlabel="episode", ylabel="task success (eval file)", ylim=(0, 1))
+    ax.set_xticks(list(range(1, args.episodes + 1)))
     ax.set_title(f"Task success per episode, {len(base)} seeds, 95 % Wilson intervals", fontsize=9)
     ax.legend(fontsize=8)
     fig.tight_layout()
