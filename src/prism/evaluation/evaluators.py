@@ -129,8 +129,7 @@ def task_success(context: EvalContext) -> EvalResult:
     Raises:
         ValueError: the closed-loop settings are neither in the parameters nor in the context.
     """
-    from prism.student.batching import BatchingPlanner
-    from prism.student.planner import MAX_NEW_TOKENS, StudentPlanner
+    from prism.student.batching import batched_student
 
     if context.eval_suite is None:
         return EvalResult(metrics={})
@@ -146,14 +145,10 @@ def task_success(context: EvalContext) -> EvalResult:
             f"task_success needs {', '.join(missing)}: pass them in its parameters or run it "
             "with the closed-loop settings of a configuration (EvalContext.closed_loop)"
         )
-    planner = StudentPlanner(
-        context.model,
-        context.tokenizer,
-        context.prompt_format,
-        max_new_tokens=int(params.get("max_new_tokens", MAX_NEW_TOKENS)),
+    student, batch = batched_student(
+        context.model, context.tokenizer, context.prompt_format, params
     )
-    batch = int(params.get("batch_size", 8))
-    with BatchingPlanner(planner, max_batch=batch) as batched:
+    with student as batched:
         summary, results = evaluate_planner(
             lambda _task, _sim: batched,
             context.eval_suite,

@@ -9,11 +9,32 @@ the validation are untouched; only the model calls are gathered.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Future
+from typing import Any
 
-from prism.student.planner import StudentPlanner
+from prism.student.planner import MAX_NEW_TOKENS, StudentPlanner
 from prism.world.rollout import Message
+
+#: Conversations generated at once when the options do not say (one batch per turn).
+DEFAULT_BATCH = 8
+
+
+def batched_student(
+    model: Any, tokenizer: Any, prompt_format: Any, options: Mapping[str, Any]
+) -> tuple[BatchingPlanner, int]:
+    """The student as one planner for concurrent rollouts, from the closed-loop options
+    ``max_new_tokens`` (:data:`~prism.student.planner.MAX_NEW_TOKENS`) and ``batch_size``
+    (:data:`DEFAULT_BATCH`): the :class:`BatchingPlanner` (a context manager) and the batch
+    size, which is also how many rollouts to keep in flight."""
+    planner = StudentPlanner(
+        model,
+        tokenizer,
+        prompt_format,
+        max_new_tokens=int(options.get("max_new_tokens", MAX_NEW_TOKENS)),
+    )
+    batch = int(options.get("batch_size", DEFAULT_BATCH))
+    return BatchingPlanner(planner, max_batch=batch), batch
 
 
 class BatchingPlanner:

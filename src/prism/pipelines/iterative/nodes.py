@@ -435,7 +435,7 @@ def select_new_samples(
     new = teacher[:share] + states[: config.n_batch - min(share, len(teacher))]
     if len(new) < config.n_batch:
         new += teacher[share : share + config.n_batch - len(new)]
-    new = [dict(s) for s in dedupe(new)][: config.n_batch]
+    new = dedupe(new)[: config.n_batch]  # a state may repeat a rollout
     if len(new) < config.n_batch:
         logger.warning(
             "only %d of %d new samples: the other rollouts failed or repeat known samples "

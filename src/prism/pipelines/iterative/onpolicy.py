@@ -29,17 +29,13 @@ from prism.pipelines.evaluation.nodes import EvaluationConfig
 from prism.pipelines.iterative.config import IterativeConfig
 from prism.pipelines.training.nodes import train
 from prism.seeding import derive_seed
-from prism.student.batching import BatchingPlanner
+from prism.student.batching import batched_student
 from prism.student.bundle import ModelBundle
-from prism.student.planner import MAX_NEW_TOKENS, StudentPlanner
 from prism.student.prompt_format import get_format
 from prism.training.base_models import StudentBase
 from prism.training.config import TrainConfig
 from prism.training.errors import TrainConfigError
 from prism.training.split import Split
-
-#: Tasks the student plans at once in the probe and the collection (one batch per turn).
-DEFAULT_BATCH = 8
 
 
 def probe_config(
@@ -79,15 +75,13 @@ def probe_student(
     probe = probe_config(config, generation, episode)
     worlds = probe_worlds(probe, probe_store, build_scene_generator(probe, call_cache, credentials))
     worlds = worlds[: config.probe_tasks]
-    options = dict(evaluation.options.get("task_success", {}))
-    planner = StudentPlanner(
+    planner, batch = batched_student(
         student.model,
         student.tokenizer,
         get_format(student.metadata.get("prompt_format", "spine")),
-        max_new_tokens=int(options.get("max_new_tokens", MAX_NEW_TOKENS)),
+        evaluation.options.get("task_success", {}),
     )
-    batch = int(options.get("batch_size", DEFAULT_BATCH))
-    with BatchingPlanner(planner, max_batch=batch) as batched:
+    with planner as batched:
         outcomes = run_probe(lambda _task, _sim: batched, worlds, probe, workers=batch)
         report: dict[str, Any] = {"episode": episode, "probe": probe_summary(outcomes)}
         samples: list[dict[str, Any]] = []
