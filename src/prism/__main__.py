@@ -1,31 +1,32 @@
-"""The ``prism`` command and ``python -m prism``: ``kedro run`` in the project root by default.
+"""The ``prism`` command and ``python -m prism``: the project's commands (:mod:`prism.cli`).
 
-``prism plugins`` (and any other command of :mod:`prism.cli`) runs that command; anything else
-(``prism``, ``prism --pipelines train``) goes to ``run``.
+``prism --help`` lists them; a command line that names no command (``prism``,
+``prism --pipelines train``) is ``run``'s, as the ``__main__`` of Kedro's project template runs
+``run``. Logs go to stderr and stdout holds only what a command prints.
 """
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 from typing import Any
 
-from kedro.framework.cli.utils import find_run_command
-from kedro.framework.project import configure_project
-
 
 def main(*args: Any, **kwargs: Any) -> Any:
-    """Configure the project and hand over to Kedro's ``run`` command."""
+    """Configure the project and run the command line's ``prism`` command."""
     package_name = Path(__file__).parent.name
-    configure_project(package_name)
-    kwargs["standalone_mode"] = not hasattr(sys, "ps1")
-    from prism.cli import cli
+    # Kedro logs which logging configuration it took while it is imported, on stdout: nothing
+    # but a command's output goes there.
+    with contextlib.redirect_stdout(sys.stderr):
+        from kedro.framework.project import configure_project
 
+        configure_project(package_name)
+        from prism.cli import cli, logs_to_stderr
+    logs_to_stderr()  # configure_project set the handlers up again
+    kwargs["standalone_mode"] = not hasattr(sys, "ps1")
     argv = list(args[0]) if args else sys.argv[1:]
-    if argv and argv[0] in cli.commands:
-        return cli.main(argv, prog_name="prism", **kwargs)
-    run = find_run_command(package_name)
-    return run(*args, **kwargs)
+    return cli.main(argv, prog_name="prism", **kwargs)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,9 @@
-"""Project CLI: Kedro's ``run``, with our errors printed as one clear message.
+"""Project CLI: ``prism run`` (Kedro's ``run``), ``prism plugins`` and ``prism serve``.
+
+``prism --help`` lists the commands; a command line that names none (``prism``,
+``prism --pipelines train``) is ``run``'s, as in Kedro's project template. The ``prism`` command
+logs on stderr (:func:`logs_to_stderr`), so stdout holds only what a command prints:
+``prism plugins --json | python -m json.tool`` reads JSON alone.
 
 Kedro prints a full traceback for any exception a node raises. For errors this project raises on
 purpose — a wrong parameter, a malformed file, an endpoint without a key — the message already
@@ -9,8 +14,11 @@ traceback.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import os
+import sys
 from typing import Any
 
 import click
@@ -33,12 +41,54 @@ def user_error_message(error: BaseException) -> str | None:
     return None
 
 
-@click.group(name="prism")
+def logs_to_stderr() -> None:
+    """Send the root logger's console handlers to stderr.
+
+    Kedro's logging configuration writes through a rich handler to stdout; a command whose
+    output is read by a program (``prism plugins --json``) needs stdout for that output alone,
+    as Unix tools keep it.
+    """
+    from rich.console import Console
+    from rich.logging import RichHandler
+
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, RichHandler):
+            handler.console = Console(stderr=True)
+        elif isinstance(handler, logging.StreamHandler) and handler.stream is sys.stdout:
+            handler.setStream(sys.stderr)
+
+
+class _RunByDefault(click.Group):
+    """A group whose command line without a command (none, or options only) is ``run``'s.
+
+    A first word that is not a command (``prism runn``) is still the group's error, with
+    click's "did you mean"; ``--help`` is the group's.
+    """
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        first = args[0] if args else None
+        if first is None or (first.startswith("-") and first not in ctx.help_option_names):
+            args = ["run", *args]
+        return super().parse_args(ctx, args)
+
+
+@click.group(
+    name="prism",
+    cls=_RunByDefault,
+    # The epilog is the `prism` command's: `kedro --help` shows this group's help, not it.
+    epilog="With no command named (`prism`, `prism --pipelines train`) prism runs `run`. Logs "
+    "go to stderr: stdout holds only what a command prints (`prism plugins --json`: JSON).",
+)
 def cli() -> None:
-    """Commands of the prism project."""
+    """The prism project's commands."""
 
 
-@cli.command(name="run", params=kedro_run.params, help=kedro_run.help)
+@cli.command(
+    name="run",
+    params=kedro_run.params,
+    help=kedro_run.help,
+    short_help="Run a pipeline (Kedro's run).",
+)
 def run(**kwargs: Any) -> Any:
     """Run the pipeline (Kedro's ``run``)."""
     if kwargs.get("pipeline") and not kwargs.get("pipelines"):
@@ -58,21 +108,26 @@ def run(**kwargs: Any) -> Any:
         raise click.ClickException(message) from None
 
 
-@cli.command(name="plugins")
+@cli.command(
+    name="plugins", short_help="List the installed plugins, who provides them, what failed."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def plugins(as_json: bool) -> None:
     """List the installed samplers and evaluators, who provides them, and plugins that failed.
 
     Plugins that failed to load are listed, not fatal: the exit code is 0.
     """
-    report = describe_plugins()
+    # A plugin's module may print as it is imported (transformers' wandb integration does):
+    # loading the plugins must not put it in the report.
+    with contextlib.redirect_stdout(sys.stderr):
+        report = describe_plugins()
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2))
     else:
         click.echo(report.to_text())
 
 
-@cli.command(name="serve")
+@cli.command(name="serve", short_help="Serve a student as an OpenAI-compatible endpoint.")
 @click.option(
     "--model",
     "model_dir",
