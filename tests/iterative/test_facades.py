@@ -340,6 +340,60 @@ def test_command_line_bad_input_is_one_line_and_exit_1(project, capsys, args, me
     assert not (project / "output/bad/iterative_model_episode_1").exists()
 
 
+#: Wrong command lines: what the one line on stderr says (argparse names the flag).
+USAGE_ERRORS = {
+    "n_episodes-abc": (["--n_episodes", "abc"], "argument --n_episodes: invalid int value: 'abc'"),
+    "misspelt-flag": (
+        ["--n_episode", "3"],
+        "unrecognized arguments: --n_episode 3; did you mean --n_episodes?",
+    ),
+    "params-not-key-value": (
+        ["--params", "n_batch"],
+        "argument --params: 'n_batch' is not KEY=VALUE",
+    ),
+    "choice": (["--collection", "student"], "argument --collection: invalid choice: 'student'"),
+    "no-value": (["--n_batch"], "argument --n_batch: expected one argument"),
+    "training-flag": (["--warm_start", "maybe"], "argument --warm_start: not true or false"),
+}
+
+
+@pytest.mark.parametrize(("args", "message"), USAGE_ERRORS.values(), ids=USAGE_ERRORS)
+def test_a_wrong_command_line_is_one_line_naming_the_flag_and_exit_2(
+    project, capsys, args, message
+):
+    with pytest.raises(SystemExit) as stop:
+        main([*args, "--output_dir", "output/bad"])
+    assert stop.value.code == 2
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1, lines  # not argparse's usage: 40 lines of flags
+    assert lines[0].startswith("run_iterative_training.py: error: "), lines[0]
+    assert message in lines[0] and lines[0].endswith(" (see --help)"), lines[0]
+    assert captured.out == "" and not (project / "output/bad").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "case", ["n_episodes-abc", "misspelt-flag", "params-not-key-value"], ids=str
+)
+def test_the_script_prints_a_wrong_command_line_as_one_line_and_exits_2(project, case):
+    args, message = USAGE_ERRORS[case]
+    env = {k: v for k, v in os.environ.items() if k != "WANDB_MODE"}  # as a user's shell
+    run = subprocess.run(
+        [sys.executable, str(SCRIPT), *args],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 2, run.stderr[-3000:]
+    assert run.stderr.splitlines() == [
+        f"run_iterative_training.py: error: {message} (see --help)"
+    ], run.stderr[-3000:]
+    assert run.stdout == ""
+
+
 def test_command_line_help_lists_the_seeds_flags(capsys):
     with pytest.raises(SystemExit) as stop:
         main(["--help"])

@@ -18,8 +18,11 @@ out is not passed, so the project's value stays: ``conf/base/parameters_iterativ
 (``parameters_training.yml`` for the training flags) and ``conf/local`` over it decide, and
 ``--help`` shows the value they give. A killed run continues when the same command is run again.
 
-A wrong value or a missing file prints one line on stderr and exits 1 (``PRISM_TRACEBACK=1``
-shows the traceback); an interrupted run exits 130.
+A wrong command line (an unknown flag, a value that is not of the flag's type, a ``--params``
+item that is not ``KEY=VALUE``) prints one line on stderr naming the flag (for a misspelt one,
+the flag meant too) and ending in ``(see --help)``, and exits 2, as argparse does. A wrong value
+or a missing file found as the run starts prints one line on stderr and exits 1
+(``PRISM_TRACEBACK=1`` shows the traceback); an interrupted run exits 130.
 """
 
 from __future__ import annotations
@@ -39,9 +42,11 @@ if __name__ == "__main__":
 
 import argparse
 import dataclasses
+import difflib
+import re
 import typing
 from collections.abc import Sequence
-from typing import Any, get_args, get_origin
+from typing import Any, NoReturn, get_args, get_origin
 
 #: TrainConfig fields that are no flags: ``data`` is ``--initial_data``, ``val_frac`` and
 #: ``seed`` are the loop's flags, ``builtin_model`` is nested (``--params
@@ -154,6 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--params",
         action="append",
         default=[],
+        type=_key_values,
         metavar="KEY=VALUE[,KEY=VALUE]",
         help="further parameters as `kedro run --params` takes them, e.g. "
         "generation.workers=2,evaluation.task_success.max_new_tokens=64 (repeatable)",
@@ -230,7 +236,8 @@ def pipeline_from_args(args: argparse.Namespace) -> Any:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the loop; 0 on success, 1 on a wrong value or missing file, 130 when interrupted."""
+    """Run the loop; 0 on success, 1 on a wrong value or missing file, 130 when interrupted (a
+    wrong command line exits 2 before: :meth:`_Parser.error`)."""
     args = build_parser().parse_args(argv)
     from prism.cli import user_error_message
 
@@ -270,6 +277,19 @@ class _Parser(argparse.ArgumentParser):
     ``--project_path`` when the command line has it), read only when help is shown."""
 
     project_path: str | None = None
+
+    def error(self, message: str) -> NoReturn:
+        """One line on stderr, naming the flag (and the flag meant, for a misspelt one), then
+        exit 2: argparse's usage, 40 lines of flags, would bury it."""
+        unknown = re.fullmatch(r"unrecognized arguments: (.*)", message)
+        if unknown:
+            flags = [option for action in self._actions for option in action.option_strings]
+            for word in unknown.group(1).split():
+                close = difflib.get_close_matches(word.split("=", 1)[0], flags, n=1)
+                if word.startswith("-") and close:
+                    message += f"; did you mean {close[0]}?"
+                    break
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
     def parse_known_args(self, args=None, namespace=None):  # type: ignore[no-untyped-def,override]
         args = sys.argv[1:] if args is None else list(args)
@@ -375,21 +395,25 @@ def _words(text: str) -> list[str]:
     return [word.strip() for word in text.split(",") if word.strip()]
 
 
+def _pairs(item: str) -> list[str]:
+    """A ``--params`` value's ``KEY=VALUE`` pairs (a comma before the next ``key=`` parts
+    them; one inside a value stays)."""
+    return [pair.strip() for pair in re.split(r",(?=\s*[\w.]+\s*=)", item) if pair.strip()]
+
+
+def _key_values(item: str) -> str:
+    """A ``--params`` value, checked: every pair is ``KEY=VALUE``."""
+    for pair in _pairs(item):
+        if "=" not in pair or not pair.split("=", 1)[0].strip():
+            raise argparse.ArgumentTypeError(f"{pair!r} is not KEY=VALUE")
+    return item
+
+
 def _params(items: Sequence[str]) -> dict[str, Any]:
     """``--params`` values read as ``kedro run --params`` reads them (OmegaConf dot list)."""
-    import re
-
     from omegaconf import OmegaConf
 
-    pairs = [
-        pair.strip()
-        for item in items
-        for pair in re.split(r",(?=\s*[\w.]+\s*=)", item)  # a comma before the next key=
-        if pair.strip()
-    ]
-    for pair in pairs:
-        if "=" not in pair or not pair.split("=", 1)[0].strip():
-            raise SystemExit(f"run_iterative_training.py: --params: {pair!r} is not KEY=VALUE")
+    pairs = [pair for item in items for pair in _pairs(item)]
     conf = OmegaConf.from_dotlist([f"{k.strip()}={v}" for k, v in (p.split("=", 1) for p in pairs)])
     return OmegaConf.to_container(conf)  # type: ignore[return-value]
 
