@@ -6,6 +6,7 @@ The end-to-end run with a real offline wandb is in ``tests/pipelines/iterative/t
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 from pathlib import Path
@@ -23,7 +24,7 @@ from prism.hooks import (
 )
 from prism.pipelines.iterative import IterativeConfig
 from prism.pipelines.iterative.reports import summarize_episode
-from prism.pipelines.iterative.tracking import REDACTED, loop_tracking
+from prism.pipelines.iterative.tracking import REDACTED, WANDB_RUN_FILE, loop_tracking
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -95,7 +96,10 @@ def _pipeline(*datasets: str) -> SimpleNamespace:
     return SimpleNamespace(datasets=lambda: set(names))
 
 
-SETTINGS = IterativeConfig(name="loop", n_episodes=2, objective="eval/mean_accuracy")
+SETTINGS = IterativeConfig(
+    name="loop", n_episodes=2, objective="eval/mean_accuracy", output_dir="out"
+)
+RECORD = {"hash": "0123456789abcdef"}  # the run record's fingerprint hash
 TRAINING = {"report_to": "wandb", "hub_token": "hf_secret", "epochs": 1}
 GENERATION = {"teacher": {"endpoint": {"credentials": "openai"}}}
 EVALUATION = {"evaluators": ["token_metrics"]}
@@ -163,17 +167,24 @@ def _episode(hook: WandbEpisodeHook, n: int, accuracy: float) -> None:
 
 
 def _start(hook: WandbEpisodeHook, catalog: _Catalog, training: dict = TRAINING) -> None:
-    hook.before_pipeline_run({}, _pipeline(), catalog)
-    tracking = loop_tracking(SETTINGS, training, GENERATION, EVALUATION)
+    """A run of the loop in the project ``.`` (the test's folder) up to its tracking."""
+    hook.before_pipeline_run({"project_path": "."}, _pipeline(), catalog)
+    tracking = loop_tracking(SETTINGS, RECORD, training, GENERATION, EVALUATION)
     hook.after_dataset_saved("iterative.tracking", tracking)
 
 
+def _run_file() -> dict[str, Any]:
+    """``<output_dir>/wandb_run.json``: the loop's wandb run and the episodes it holds."""
+    return json.loads((Path(SETTINGS.output_dir) / WANDB_RUN_FILE).read_text())
+
+
 @pytest.fixture
-def fake_wandb(monkeypatch: pytest.MonkeyPatch) -> _FakeWandb:
+def fake_wandb(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> _FakeWandb:
     fake = _FakeWandb()
     monkeypatch.setitem(sys.modules, "wandb", fake)
     monkeypatch.delenv("WANDB_MODE", raising=False)
     monkeypatch.delenv("WANDB_PROJECT", raising=False)
+    monkeypatch.chdir(tmp_path)  # the project: wandb_run.json goes to <tmp_path>/out
     return fake
 
 
@@ -187,6 +198,8 @@ def test_the_hook_logs_each_episode_at_its_step_offline_by_default(fake_wandb):
     assert run.init["config"]["training"]["hub_token"] == REDACTED
     assert run.init["config"]["generation"]["teacher"]["endpoint"]["credentials"] == REDACTED
     assert run.init["config"]["iterative"]["objective"] == "eval/mean_accuracy"
+    assert run.init["resume"] == "allow" and run.init["id"].startswith(RECORD["hash"] + "-")
+    assert _run_file() == {"id": run.init["id"], "project": "prism", "episodes": []}
 
     _episode(hook, 1, accuracy=0.6)
     _episode(hook, 2, accuracy=0.4)
@@ -231,9 +244,63 @@ def test_the_hook_logs_each_episode_at_its_step_offline_by_default(fake_wandb):
         "best/objective": SETTINGS.objective,
     }
     assert run.exit_code is None and hook.run is None
+    assert _run_file() == {"id": run.init["id"], "project": "prism", "episodes": [1, 2]}
 
 
-def test_a_resumed_run_logs_the_summaries_on_disk_first(fake_wandb):
+def test_a_continued_loop_resumes_its_run_and_logs_only_the_new_episodes(fake_wandb):
+    """Killed after episode 1 and run again: the same run (id), episode 2 only, the best
+    still counting episode 1."""
+    hook, catalog = WandbEpisodeHook(), _Catalog()
+    _start(hook, catalog)
+    hook.after_dataset_saved(_summary_name(1), first := _summary(1, 0.6, size=11, new=1))
+    hook.on_pipeline_error()  # killed: the run is left, wandb_run.json names it
+    assert _run_file()["episodes"] == [1]
+
+    hook, catalog = WandbEpisodeHook(), _Catalog({_summary_name(1): first})
+    _start(hook, catalog)
+    _episode(hook, 2, accuracy=0.4)
+    hook.after_pipeline_run()
+
+    killed, resumed = fake_wandb.runs
+    assert resumed.init["id"] == killed.init["id"] and resumed.init["resume"] == "allow"
+    assert [step for step, _ in killed.logs] == [1] and [step for step, _ in resumed.logs] == [2]
+    assert (hook.logged[2]["best/episode"], hook.logged[2]["best/value"]) == (1, 0.6)
+    assert _run_file() == {"id": killed.init["id"], "project": "prism", "episodes": [1, 2]}
+
+
+def test_a_loop_started_over_gets_a_run_of_its_own(fake_wandb):
+    """Its outputs deleted, wandb_run.json with them: a new id, not the old run's steps written
+    over (wandb would drop them)."""
+    hook = WandbEpisodeHook()
+    _start(hook, _Catalog())
+    _episode(hook, 1, accuracy=0.6)
+    hook.after_pipeline_run()
+    (Path(SETTINGS.output_dir) / WANDB_RUN_FILE).unlink()
+    _start(hook, _Catalog())
+    _episode(hook, 1, accuracy=0.5)
+    hook.after_pipeline_run()
+    old, new = fake_wandb.runs
+    assert new.init["id"] != old.init["id"] and [step for step, _ in new.logs] == [1]
+
+
+def test_a_run_holding_episodes_output_dir_lacks_is_not_resumed(fake_wandb, caplog):
+    """Episode 1's outputs deleted to do it again: its step is taken in the old run."""
+    caplog.set_level(logging.WARNING, logger="prism.hooks")
+    hook = WandbEpisodeHook()
+    _start(hook, _Catalog())
+    _episode(hook, 1, accuracy=0.6)
+    hook.after_pipeline_run()
+    _start(hook, _Catalog())  # wandb_run.json names episode 1, the catalog has none
+    _episode(hook, 1, accuracy=0.5)
+    hook.after_pipeline_run()
+    old, new = fake_wandb.runs
+    assert new.init["id"] != old.init["id"] and [step for step, _ in new.logs] == [1]
+    assert "holding episode(s) [1], which output_dir no longer has; a new run" in caplog.text
+    assert _run_file() == {"id": new.init["id"], "project": "prism", "episodes": [1]}
+
+
+def test_a_loop_whose_run_lacks_finished_episodes_logs_them_from_disk_first(fake_wandb):
+    """Episode 1 finished while wandb was off (no wandb_run.json): the run gets it first."""
     saved = {
         _summary_name(1): _summary(1, 0.3, size=11, new=2, training={"train_loss_last": 1.5}),
     }
@@ -249,7 +316,8 @@ def test_a_resumed_run_logs_the_summaries_on_disk_first(fake_wandb):
 
 
 def test_a_run_resumed_during_generation_logs_that_episode_when_it_ends(fake_wandb):
-    """Killed in episode 2's generation: episode 1's summary is on disk, 2's is made now."""
+    """Killed in episode 2's generation, with wandb off: episode 1's summary is on disk, 2's is
+    made now."""
     saved = {
         _summary_name(1): _summary(1, 0.6, size=11, new=1, training={"train_loss_last": 1.5}),
     }
@@ -294,6 +362,7 @@ def test_the_hook_stays_off(fake_wandb, monkeypatch, training, mode):
     _episode(hook, 1, accuracy=0.5)
     hook.after_pipeline_run()
     assert not fake_wandb.runs and hook.logged == {} and hook.config is None
+    assert not (Path(SETTINGS.output_dir) / WANDB_RUN_FILE).exists()  # no run to name
 
 
 def test_wandb_failing_to_start_or_to_log_only_warns(fake_wandb, monkeypatch, caplog):
@@ -302,6 +371,7 @@ def test_wandb_failing_to_start_or_to_log_only_warns(fake_wandb, monkeypatch, ca
     hook, catalog = WandbEpisodeHook(), _Catalog()
     _start(hook, catalog)
     assert hook.run is None and "could not start a run" in caplog.text
+    assert not (Path(SETTINGS.output_dir) / WANDB_RUN_FILE).exists()
     _episode(hook, 1, accuracy=0.5)  # nothing to log to, nothing raised
     assert hook.logged == {}
 
@@ -326,7 +396,7 @@ def test_other_pipelines_are_not_logged(fake_wandb):
     hook, catalog = WandbEpisodeHook(), _Catalog(markers={})
     hook.before_pipeline_run({}, _pipeline("training_data", *MARKERS), catalog)
     hook.after_dataset_saved(
-        "iterative.tracking", loop_tracking(SETTINGS, TRAINING, GENERATION, EVALUATION)
+        "iterative.tracking", loop_tracking(SETTINGS, RECORD, TRAINING, GENERATION, EVALUATION)
     )
     assert not fake_wandb.runs
 

@@ -3,15 +3,18 @@ checkpoints once a model is saved, and wandb for the iterative loop (:class:`Wan
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 from kedro.framework.hooks import hook_impl
 from kedro.io import CatalogProtocol
 
+from prism.formats.json_io import write_json_atomic
 from prism.pipelines import CREDENTIALS_DATASET
 
 logger = logging.getLogger(__name__)
@@ -77,8 +80,8 @@ _WANDB_ROLES = (WANDB_RUN, WANDB_EPISODE, WANDB_RUN_SUMMARY)
 
 
 class WandbEpisodeHook:
-    """Log the iterative loop to wandb: one run per ``kedro run --pipelines iterative``, named
-    after the ``name`` parameter, with the episode as the step.
+    """Log the iterative loop to wandb: one run per loop, named after the ``name`` parameter,
+    with the episode as the step; a killed loop, continued, goes on in the same run.
 
     The hook knows the pipeline only by the catalog entries it runs that carry a ``wandb``
     marker in their ``metadata`` (:data:`WANDB_METADATA`): it opens the run when the
@@ -118,7 +121,8 @@ class WandbEpisodeHook:
     or ``report_to`` under the loop's own ``training`` parameter). ``WANDB_MODE=disabled`` turns
     it off too; otherwise ``WANDB_MODE`` picks the mode, **offline** when unset
     (``WANDB_MODE=online`` uploads), and ``WANDB_PROJECT`` the project (``prism``). wandb
-    writes under ``$WANDB_DIR/wandb`` (default ``./wandb``). While the loop's ``report_to`` is
+    writes under ``$WANDB_DIR/wandb`` (default ``./wandb``, in the working directory, not in
+    ``output_dir``). While the loop's ``report_to`` is
     ``wandb``, the episodes' training configurations report nowhere (``report_to: none``, set
     by ``episode_training_config``; the ``training/...`` values above stand for it):
     transformers' Trainer would log its optimizer steps into this run as the run's step, which
@@ -127,9 +131,19 @@ class WandbEpisodeHook:
     in the loss-curve charts and in each episode's ``training_metrics.json``.
 
     Nothing here can stop the loop: wandb missing, failing to start or failing to log is a
-    warning, and the loop runs on without wandb. A resumed run first logs, in episode order,
-    the summaries of the episodes finished earlier (those on disk among the pipeline's
-    ``episode`` datasets), so every run holds the whole history.
+    warning, and the loop runs on without wandb.
+
+    **One run per loop.** The run's id (the run's fingerprint hash and a random part,
+    :meth:`~prism.pipelines.iterative.tracking.LoopTracking.new_run_id`) and the episodes
+    logged to it are kept in ``<output_dir>/wandb_run.json``
+    (:data:`~prism.pipelines.iterative.tracking.WANDB_RUN_FILE`), written when the run opens
+    and after each episode. A continued loop opens that run again (``resume="allow"``) and
+    first logs, in episode order, the finished episodes it does not hold (summaries on disk
+    among the pipeline's ``episode`` datasets not listed there: e.g. finished while wandb was
+    off), never one twice: wandb keeps a run's steps increasing. Offline, wandb writes each
+    process's part in a folder of its own, ``offline-run-<time>-<id>``, all with the one id;
+    ``wandb sync`` uploads them into the one run. A loop started over in an emptied
+    ``output_dir`` gets a new run.
 
     Attributes:
         logged: what was logged, by step (episode): key -> value.
@@ -146,11 +160,16 @@ class WandbEpisodeHook:
         self.config: dict[str, Any] | None = None
         self.run: Any = None
         self._catalog: Any = None
+        self._project = Path()  # the project's root: the catalog's relative paths start there
         self._roles: dict[str, str] = {}  # dataset name -> its wandb role, in this pipeline
         self._tracking: Any = None  # the LoopTracking the run was opened with
         self._best: tuple[float, int] | None = None
         self._summary: Mapping[str, Any] | None = None
         self._failed = False
+        # <output_dir>/wandb_run.json and what it names, once the run is open
+        self._run_file = Path()
+        self._run_id = self._run_project = ""
+        self._held: set[int] = set()  # episodes the run held when it was opened
 
     # ------------------------------------------------------------------------- kedro hooks
     @hook_impl
@@ -159,6 +178,7 @@ class WandbEpisodeHook:
             self._close()
             self._reset()
             self._catalog = catalog
+            self._project = Path(run_params.get("project_path") or ".")
             self._roles = wandb_roles(pipeline.datasets(), catalog)
 
     @hook_impl
@@ -202,8 +222,8 @@ class WandbEpisodeHook:
 
     # ------------------------------------------------------------------------- the work
     def _start(self, tracking: Any) -> None:
-        """Open the run once the loop's run is recorded (a refused run opens none), then log
-        the episodes an earlier run finished."""
+        """Open the run once the loop's run is recorded (a refused run opens none): the loop's
+        run again when ``wandb_run.json`` names one; then log the finished episodes it lacks."""
         mode = os.environ.get("WANDB_MODE", "").strip().lower() or "offline"
         if not tracking.logs_to_wandb:
             logger.info("wandb: off for this run (training report_to is %r)", tracking.report_to)
@@ -213,12 +233,28 @@ class WandbEpisodeHook:
             return
         self._tracking = tracking
         self.config = dict(tracking.config)
+        project = os.environ.get("WANDB_PROJECT") or "prism"
+        run_file = self._project / tracking.run_file  # as the catalog's, under the project
+        saved = self._saved_episodes()
+        held = _held_run(run_file, project)
+        missing = set(held["episodes"]) - {int(s["episode"]) for s in saved} if held else set()
+        if missing:  # outputs deleted to do episodes again: their steps are taken in that run
+            logger.warning(
+                "wandb: %s names a run holding episode(s) %s, which output_dir no longer has; "
+                "a new run",
+                run_file,
+                sorted(missing),
+            )
+            held = None
+        run_id = held["id"] if held else tracking.new_run_id()
         try:
             import wandb
 
             self.run = wandb.init(
-                project=os.environ.get("WANDB_PROJECT") or "prism",
+                project=project,
                 name=tracking.loop.name,
+                id=run_id,
+                resume="allow",
                 job_type="iterative",
                 config=self.config,
                 mode=mode,
@@ -231,14 +267,22 @@ class WandbEpisodeHook:
                 error,
             )
             return
+        self._held = set(held["episodes"]) if held else set()
+        self._run_file, self._run_id, self._run_project = run_file, run_id, project
+        self._save_run_file()
         logger.info(
-            "wandb: run %s (%s mode), one step per episode; the episodes' training opens no "
-            "run of its own",
+            "wandb: run %s, id %s (%s mode), one step per episode%s; the episodes' training "
+            "opens no run of its own",
             tracking.loop.name,
+            run_id,
             mode,
+            f", resumed after episode {max(self._held)}" if self._held else "",
         )
-        for summary in self._saved_episodes():
-            self._log_episode(summary)
+        for summary in saved:
+            if int(summary["episode"]) in self._held:  # in the run already: only ranked
+                self._rank(int(summary["episode"]), summary.get("metrics") or {})
+            else:
+                self._log_episode(summary)
 
     def _saved_episodes(self) -> list[Mapping[str, Any]]:
         """The summaries already on disk among the pipeline's episode datasets (a resumed run
@@ -256,13 +300,14 @@ class WandbEpisodeHook:
 
     def _log_episode(self, summary: Mapping[str, Any]) -> None:
         episode = int(summary["episode"])
-        if episode in self.logged:
-            return  # logged from disk already
-        if self.logged and episode < max(self.logged):
+        if episode in self.logged or episode in self._held:
+            return  # logged from disk already, or by the run's earlier part
+        last = max({*self.logged, *self._held}, default=None)
+        if last is not None and episode < last:
             logger.warning(
                 "wandb: episode %d's summary came after episode %d's; wandb drops it",
                 episode,
-                max(self.logged),
+                last,
             )
         values = {
             **_training_values(summary, episode),
@@ -275,19 +320,33 @@ class WandbEpisodeHook:
         self._log(episode, values)
 
     def _metric_values(self, episode: int, metrics: Mapping[str, float]) -> dict[str, Any]:
+        self._rank(episode, metrics)
         values = dict(metrics)
-        value = values.get(self._tracking.loop.objective)
-        if value is not None:
-            score = self._tracking.loop.objective_score
-            if self._best is None or score(value) > score(self._best[0]):  # earliest on a tie
-                self._best = (value, episode)
         if self._best is not None:
             values.update({"best/episode": self._best[1], "best/value": self._best[0]})
         return values
 
+    def _rank(self, episode: int, metrics: Mapping[str, float]) -> None:
+        """Count the episode in the best so far (``best/...``)."""
+        value = metrics.get(self._tracking.loop.objective)
+        if value is not None:
+            score = self._tracking.loop.objective_score
+            if self._best is None or score(value) > score(self._best[0]):  # earliest on a tie
+                self._best = (value, episode)
+
     def _log(self, episode: int, values: dict[str, Any]) -> None:
         self.logged.setdefault(episode, {}).update(values)
         self.run.log({"episode": episode, **values}, step=episode)
+        self._save_run_file()
+
+    def _save_run_file(self) -> None:
+        """Write ``wandb_run.json``: the run, and the episodes it holds."""
+        record = {
+            "id": self._run_id,
+            "project": self._run_project,
+            "episodes": sorted({*self._held, *self.logged}),
+        }
+        write_json_atomic(self._run_file, record, indent=2)
 
     def _fail(self, error: Exception) -> None:
         self._failed = True
@@ -306,6 +365,26 @@ class WandbEpisodeHook:
             run.finish(exit_code=exit_code)
         except Exception as error:
             logger.warning("wandb: could not finish the run: %s: %s", type(error).__name__, error)
+
+
+def _held_run(path: Path, project: str) -> dict[str, Any] | None:
+    """The loop's wandb run as ``wandb_run.json`` names it (``id``, ``episodes``), or ``None``
+    for a loop that has none yet, or one in another project; an unreadable file is a warning
+    and a new run."""
+    if not path.is_file():
+        return None
+    try:
+        held = json.loads(path.read_text(encoding="utf-8"))
+        run = {"id": str(held["id"]), "episodes": [int(n) for n in held["episodes"]]}
+        if held.get("project", project) != project:
+            logger.info("wandb: %s names a run of project %s: a new run", path, held["project"])
+            return None
+        return run
+    except (OSError, ValueError, TypeError, KeyError) as error:
+        logger.warning(
+            "wandb: %s not readable (%s: %s); a new run", path, type(error).__name__, error
+        )
+        return None
 
 
 def wandb_roles(datasets: Iterable[str], catalog: Any) -> dict[str, str]:

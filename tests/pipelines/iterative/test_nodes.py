@@ -63,7 +63,7 @@ def test_training_flags_override_the_training_parameters():
         {"epochs": 1, "r": 8, "val_frac": 0.2, "seed": 7, "training": {"learning_rate": 1e-4}}
     )
     base = config.training_params({"epochs": 3, "r": 16, "base_model": "builtin"})
-    tracking = loop_tracking(config, {**base, "report_to": "none"}, {}, {})
+    tracking = loop_tracking(config, {"hash": "0" * 16}, {**base, "report_to": "none"}, {}, {})
     params = episode_training_config(
         config, check_training_inputs(base), tracking, episode=2
     ).to_dict()
@@ -82,7 +82,7 @@ def test_the_episodes_report_nowhere_while_the_loop_logs_to_wandb(loop, episode)
     """The Trainer would log into the loop's wandb run and break its steps (one per episode)."""
     config = IterativeConfig(name="loop")
     training = TrainConfig(report_to=loop, name="loop")
-    tracking = loop_tracking(config, training.to_dict(), {}, {})
+    tracking = loop_tracking(config, {"hash": "0" * 16}, training.to_dict(), {}, {})
     assert tracking.logs_to_wandb is (loop == "wandb")
     episode_config = episode_training_config(config, training, tracking, episode=3)
     # the episode's config is the loop's but for its run name and reporting

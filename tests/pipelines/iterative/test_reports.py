@@ -253,8 +253,13 @@ def test_the_tiny_loop_logs_to_an_offline_wandb_run_and_writes_its_report(
 
     run_iterative(n_episodes=1, training=training)
 
-    # One offline run (the episode's training opened none), holding the keys and no secret.
+    # One offline run (the episode's training opened none), holding the keys and no secret,
+    # named in <output_dir>/wandb_run.json with the episode it holds.
     (run_dir,) = (wandb_dir / "wandb").glob("offline-run-*")
+    named = json.loads((out / "wandb_run.json").read_text())
+    run_hash = json.loads((out / "iterative_run.json").read_text())["hash"]
+    assert named["id"].startswith(f"{run_hash}-") and named["episodes"] == [1]
+    assert run_dir.name.endswith(f"-{named['id']}")
     (records,) = run_dir.glob("run-*.wandb")
     data = records.read_bytes()
     for key in (
@@ -268,15 +273,23 @@ def test_the_tiny_loop_logs_to_an_offline_wandb_run_and_writes_its_report(
     assert b"iterative_model" in data and SECRET.encode() not in data
     assert len(pd.read_csv(out / "iterative_metrics.csv")) == 1
 
-    # Continued with a second episode: a new run, which logs episode 1 from its saved outputs
-    # and episode 2 as it runs; the report is rewritten with both episodes.
+    # Continued with a second episode: the same run, resumed, which logs episode 2 only (wandb
+    # keeps its steps increasing); offline, wandb writes this part in a second folder with the
+    # run's id, which `wandb sync` uploads into the one run. The report has both episodes.
+    first = _wandb_hook().logged[1]
     run_iterative(n_episodes=2, training=training)
 
-    assert len(list((wandb_dir / "wandb").glob("offline-run-*"))) == 2
+    run_dirs = sorted((wandb_dir / "wandb").glob("offline-run-*"))
+    assert len(run_dirs) == 2 and all(d.name.endswith(f"-{named['id']}") for d in run_dirs)
+    assert json.loads((out / "wandb_run.json").read_text()) == {**named, "episodes": [1, 2]}
     hook = _wandb_hook()
     assert hook.run is None  # finished
-    assert set(hook.logged) == {1, 2}
-    for episode, values in hook.logged.items():
+    assert set(hook.logged) == {2}
+    (records,) = run_dirs[1].glob("run-*.wandb")
+    assert b"training/loss_curve_episode_2" in records.read_bytes()
+    assert b"training/loss_curve_episode_1" not in records.read_bytes()  # in the first part
+    logged = {1: first, 2: hook.logged[2]}  # each part's, together as the run holds them
+    for episode, values in logged.items():
         assert {
             "train/mean_loss",
             "train/mean_accuracy",
@@ -292,21 +305,21 @@ def test_the_tiny_loop_logs_to_an_offline_wandb_run_and_writes_its_report(
             "best/episode",
             "best/value",
         } <= set(values), episode
-    assert hook.logged[2]["dataset/size"] == hook.logged[1]["dataset/next_size"]
+    assert logged[2]["dataset/size"] == logged[1]["dataset/next_size"]
     for episode in (1, 2):  # what was logged is the episode's summary on disk
         saved = json.loads((out / f"episode_{episode}/episode_summary.json").read_text())
         assert saved["episode"] == episode
-        assert saved["dataset"]["size"] == hook.logged[episode]["dataset/size"]
+        assert saved["dataset"]["size"] == logged[episode]["dataset/size"]
         for name, value in saved["metrics"].items():
-            assert hook.logged[episode][name] == value, name
+            assert logged[episode][name] == value, name
     summary = json.loads((out / "iterative_summary.json").read_text())
-    assert hook.logged[2]["best/episode"] == summary["best_episode"]
+    assert logged[2]["best/episode"] == summary["best_episode"]
     assert hook.config["iterative"]["name"] == "iterative_model"
     assert SECRET not in json.dumps(hook.config)
 
     table = pd.read_csv(out / "iterative_metrics.csv")
     assert list(table["episode"]) == [1, 2]
-    assert list(table["dataset_size"]) == [hook.logged[n]["dataset/size"] for n in (1, 2)]
+    assert list(table["dataset_size"]) == [logged[n]["dataset/size"] for n in (1, 2)]
     assert list(table["best"]) == [n == summary["best_episode"] for n in (1, 2)]
     for plot in ("iterative_metrics.png", "dataset_growth.png"):
         assert (out / plot).read_bytes()[:4] == b"\x89PNG", plot

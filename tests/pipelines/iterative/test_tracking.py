@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from prism.pipelines.iterative import IterativeConfig
 from prism.pipelines.iterative.tracking import REDACTED, LoopTracking, loop_tracking, scrub_secrets
@@ -48,6 +49,7 @@ def test_the_tracking_names_the_run_and_says_whether_the_loop_logs_to_wandb():
     config = IterativeConfig(name="loop")
     tracking = loop_tracking(
         config,
+        {"hash": "0123456789abcdef"},
         {"report_to": "wandb", "hub_token": "hf_x"},
         {"teacher": {"endpoint": {"base_url": "https://me:pw@host/v1", "api_key": SECRET}}},
         {"evaluators": ["token_metrics"]},
@@ -61,4 +63,15 @@ def test_the_tracking_names_the_run_and_says_whether_the_loop_logs_to_wandb():
         "api_key": REDACTED,
     }
     assert SECRET not in json.dumps(tracking.config)
-    assert not loop_tracking(config, {"report_to": "none"}, {}, {}).logs_to_wandb
+    assert not loop_tracking(config, {"hash": "0"}, {"report_to": "none"}, {}, {}).logs_to_wandb
+
+
+def test_a_new_run_id_starts_with_the_runs_hash_and_is_new_each_time():
+    """The hash ties the wandb run to iterative_run.json; a loop started over gets a new one."""
+    config = IterativeConfig(name="loop", output_dir="out/loop")
+    tracking = loop_tracking(config, {"hash": "0123456789abcdef"}, {}, {}, {})
+    first, second = tracking.new_run_id(), tracking.new_run_id()
+    assert first.startswith("0123456789abcdef-") and second.startswith("0123456789abcdef-")
+    assert first != second and len(first) <= 64  # wandb's longest id
+    assert not set(first) - set("0123456789abcdef-")  # no character wandb refuses in an id
+    assert tracking.run_file == Path("out/loop/wandb_run.json")

@@ -157,7 +157,13 @@ def _setup(n_episodes: int) -> Pipeline:
             ),
             Node(
                 loop_tracking,
-                ["config", "training_params", "params:generation", "params:evaluation"],
+                [
+                    "config",
+                    "run_record",
+                    "training_params",
+                    "params:generation",
+                    "params:evaluation",
+                ],
                 "tracking",
                 name="loop_tracking",
             ),
