@@ -61,7 +61,10 @@ def test_notebook_is_stored_clean_and_names_catalog_entries() -> None:
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A project copy with a finished 2-episode tiny run in the default output_dir (made once
-    for the module: the notebook only reads it)."""
+    for the module: the notebook only reads it). Skips, before making it, without Jupyter's
+    kernel and client."""
+    for package in ("nbclient", "ipykernel"):
+        pytest.importorskip(package, reason=f"{package} not installed: pip install -e '.[dev]'")
     root = copy_project(
         tmp_path_factory.mktemp("notebook") / "project",
         initial_data=CONVERSATIONS,
@@ -119,8 +122,6 @@ def _text(output: dict[str, Any]) -> str:
 @pytest.mark.slow
 @pytest.mark.parametrize("kernel", sorted(KERNELS))
 def test_notebook_runs_on_a_finished_run(finished_run: Path, kernel: str) -> None:
-    pytest.importorskip("nbclient", reason="nbclient not installed: pip install -e '.[dev]'")
-    pytest.importorskip("ipykernel", reason="ipykernel not installed: pip install -e '.[dev]'")
     notebooks = finished_run / "notebooks"
     notebooks.mkdir(exist_ok=True)
     shutil.copy(NOTEBOOK, notebooks)
