@@ -1,19 +1,25 @@
-"""Screenshot of the iterative loop in kedro-viz: ``docs/img/kedro-viz-iterative.png``.
+"""The README's picture of the iterative loop in kedro-viz, taken where a user gets to:
+``docs/img/kedro-viz-iterative.png``.
 
-    .venv/bin/python docs/make_viz_screenshot.py                  # 2 episodes, the default file
-    .venv/bin/python docs/make_viz_screenshot.py --episodes 3 --out /tmp/viz.png
+    python docs/make_viz_screenshot.py                                    # the README's picture
+    python docs/make_viz_screenshot.py --open iterative.episode_1 --out /tmp/episode.png
 
-Starts ``kedro viz run --include-hooks --params n_episodes=N`` on a temporary copy of the
-project's configuration (``conf/base`` only: nothing of ``conf/local`` is read), opens the
-``iterative`` pipeline with every namespace expanded in headless Chromium and saves a screenshot.
+Starts the README's command, ``kedro viz run --pipeline iterative --include-hooks --params
+n_episodes=N``, on a temporary copy of the project's configuration (``conf/base`` only), opens
+the README's address (:data:`VIZ_PATH`: the loop's pipeline, datasets hidden) in headless
+Chromium with a fresh profile, as a first visit, and does the README's clicks: closes the
+feature-hints card, dismisses the update banner (shown offline), opens the loop's box (and the
+boxes ``--open`` names, in turn); then saves a screenshot of the page as it is.
 
-Needs Chromium (Debian: ``apt-get install -y chromium``; or set ``CHROMIUM=/path/to/chrome``)
-and the ``websockets`` package (installed with uvicorn, a dependency of kedro-viz).
+kedro-viz cannot be told to open with one namespace expanded: its address takes ``pid`` (the
+pipeline), ``types`` (element types shown), ``tags``, ``sid``/``sn`` (a selected node), ``fid``
+(focus on a namespace, left collapsed) and ``expandAllPipelines`` (every namespace at once), and
+it keeps only its settings between visits (localStorage), no namespace's state. So the loop's
+box is a click, here as for a user.
 
-Chromium is driven over its DevTools protocol rather than with ``--screenshot`` alone: a fresh
-profile shows kedro-viz's onboarding hints over the graph, and kedro-viz offline announces a
-"Kedro-Viz None is here!" update (its PyPI check fails), which only a page script can hide.
-Everything runs on 127.0.0.1; no network is needed.
+Needs Chromium (Debian: ``apt-get install -y chromium``; or set ``CHROMIUM=/path/to/chrome``);
+Chromium is driven over its DevTools protocol with the ``websockets`` package (a dependency of
+kedro-viz's server). Everything runs on 127.0.0.1; no network is needed.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import contextlib
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import socket
@@ -33,11 +40,18 @@ import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = REPO / "docs" / "img" / "kedro-viz-iterative.png"
+#: The address the README opens: the loop's pipeline with its datasets hidden (``types``: the
+#: element types shown; ``nodes`` are the tasks). With the datasets, the loop's box is ringed by
+#: its ~40 dataset outputs and the opened loop is 70 elements at a quarter of their size.
+VIZ_PATH = "/?pid=iterative&types=nodes"
+#: The window: the zoom kedro-viz fits the graph to, and so how readable it is, depends on it.
+WINDOW = (1600, 1000)
 CHROMIUM_FLAGS = [
     "--headless",
     "--no-sandbox",
@@ -48,17 +62,22 @@ CHROMIUM_FLAGS = [
     "--no-first-run",
     "--hide-scrollbars",
 ]
-#: kedro-viz's saved UI state (localStorage "KedroViz"): no onboarding hints, no minimap, the
-#: sidebar folded, the full dataset names instead of "pretty" ones.
-VIZ_STATE = {
-    "showFeatureHints": False,
-    "featureHintStep": 0,
-    "isPrettyName": False,
-    "expandAllPipelines": True,
-    "visible": {"miniMap": False, "sidebar": False, "code": False},
-}
-#: Hidden by a style sheet: the offline "update available" banner.
-HIDE_CSS = ".update-reminder, .update-reminder-unexpanded { display: none !important; }"
+
+
+class VizError(RuntimeError):
+    """kedro-viz or Chromium did not do what was asked; the message says what and shows logs."""
+
+
+@dataclass(frozen=True)
+class Drawn:
+    """What the graph shows: its elements as ``(kind, label)`` (kind ``task``, ``data``,
+    ``parameters`` or ``modularPipeline``, a namespace's box) and the zoom (1.0: full size)."""
+
+    elements: tuple[tuple[str, str], ...]
+    zoom: float
+
+    def labels(self, kind: str) -> set[str]:
+        return {label for k, label in self.elements if k == kind}
 
 
 def free_port() -> int:
@@ -70,24 +89,12 @@ def free_port() -> int:
             except OSError:
                 continue
             return port
-    raise RuntimeError("no free port in 20000-49000")
+    raise VizError("no free port in 20000-49000")
 
 
 def get(url: str, timeout: float = 5) -> bytes:
     with urllib.request.urlopen(url, timeout=timeout) as response:
         return response.read()
-
-
-def wait_for(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with contextlib.suppress(OSError):
-            get(url)
-            return
-        if process.poll() is not None:
-            sys.exit(f"{process.args[0]} exited ({process.returncode}):\n{log.read_text()[-3000:]}")
-        time.sleep(0.5)
-    sys.exit(f"nothing at {url} after {timeout:.0f} s:\n{log.read_text()[-3000:]}")
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:
@@ -102,50 +109,78 @@ def stop(process: subprocess.Popen[bytes]) -> None:
     process.wait(timeout=10)
 
 
-@contextlib.contextmanager
-def viz_server(work: Path, episodes: int, port: int) -> Iterator[str]:
-    """``kedro viz run`` on a copy of the project's configuration; yields its URL."""
-    project = work / "project"
-    (project / "src").mkdir(parents=True)
-    shutil.copy(REPO / "pyproject.toml", project)
-    shutil.copytree(REPO / "conf" / "base", project / "conf" / "base")
-    (project / "conf" / "local").mkdir()
-    env = {
+def viz_command(port: int, episodes: int) -> list[str]:
+    """The README's ``kedro viz run`` on ``port``, without opening a browser."""
+    return [
+        sys.executable, "-m", "kedro", "viz", "run",
+        "--pipeline", "iterative",
+        # with hooks, EpisodeCountHook applies --params n_episodes (without, the default 5)
+        "--include-hooks", "--params", f"n_episodes={episodes}",
+        "--no-browser", "--host", "127.0.0.1", "--port", str(port),
+    ]  # fmt: skip
+
+
+def viz_environment() -> dict[str, str]:
+    return {
         **os.environ,
         "KEDRO_DISABLE_TELEMETRY": "1",
         "WANDB_MODE": "offline",
         "HF_HUB_OFFLINE": "1",
-        # kedro-viz asks PyPI for its latest version: fail that at once instead of after 30 s
+        # kedro-viz asks PyPI for its latest version on start (30 s timeout when offline): point
+        # HTTPS at a closed local port so that fails at once; the viz server is plain HTTP
         "HTTPS_PROXY": "http://127.0.0.1:9",
         "https_proxy": "http://127.0.0.1:9",
         "NO_PROXY": "127.0.0.1,localhost",
         "no_proxy": "127.0.0.1,localhost",
     }
-    command = [
-        sys.executable, "-m", "kedro", "viz", "run",
-        "--no-browser", "--host", "127.0.0.1", "--port", str(port),
-        # with hooks, EpisodeCountHook applies --params n_episodes (without, the default 5)
-        "--include-hooks", "--params", f"n_episodes={episodes}",
-    ]  # fmt: skip
-    log = work / "viz.log"
+
+
+def copy_configuration(project: Path) -> Path:
+    """A project at ``project`` with this one's ``pyproject.toml`` and ``conf/base`` (the
+    package is installed; kedro-viz draws the pipelines without data)."""
+    (project / "src").mkdir(parents=True)
+    shutil.copy(REPO / "pyproject.toml", project)
+    shutil.copytree(REPO / "conf" / "base", project / "conf" / "base")
+    (project / "conf" / "local").mkdir()
+    return project
+
+
+@contextlib.contextmanager
+def viz_server(project: Path, episodes: int, timeout: float = 120) -> Iterator[str]:
+    """``kedro viz run`` (the README's) in ``project``; yields its URL once it serves the loop."""
+    port = free_port()
+    log = project / "viz.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
-            command, cwd=project, env=env, stdout=out, stderr=subprocess.STDOUT,
-            start_new_session=True,
+            viz_command(port, episodes), cwd=project, env=viz_environment(), stdout=out,
+            stderr=subprocess.STDOUT, start_new_session=True,  # so stop() reaches its server
         )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
     try:
-        wait_for(f"{url}/api/pipelines/iterative", process, log, timeout=120)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            text = log.read_text(errors="replace")
+            # kedro-viz moves to another port when the one asked for was taken meanwhile
+            served = re.search(r"running at\s+http://127\.0\.0\.1:(\d+)/", text)
+            url = f"http://127.0.0.1:{served.group(1) if served else port}"
+            with contextlib.suppress(OSError):
+                get(f"{url}/api/pipelines/iterative")
+                break
+            if process.poll() is not None:
+                raise VizError(f"kedro viz run exited ({process.returncode}):\n{text[-3000:]}")
+            time.sleep(0.5)
+        else:
+            raise VizError(f"kedro viz run not serving after {timeout:.0f} s:\n{text[-3000:]}")
         yield url
     finally:
         stop(process)
 
 
-def find_chromium() -> str:
+def find_chromium() -> str | None:
+    """The Chromium to drive: ``$CHROMIUM``, else the first of the usual names on the PATH."""
     for name in (os.environ.get("CHROMIUM"), "chromium", "chromium-browser", "google-chrome"):
         if name and shutil.which(name):
-            return shutil.which(name)  # type: ignore[return-value]
-    sys.exit("Chromium not found: apt-get install -y chromium (or set CHROMIUM=/path/to/chrome)")
+            return shutil.which(name)
+    return None
 
 
 class DevTools:
@@ -163,30 +198,35 @@ class DevTools:
             message = json.loads(self.socket.recv(timeout=max(deadline - time.monotonic(), 0.1)))
             if message.get("id") == self.next_id:
                 if "error" in message:
-                    raise RuntimeError(f"{method}: {message['error']}")
+                    raise VizError(f"{method}: {message['error']}")
                 return message.get("result", {})
 
     def evaluate(self, expression: str) -> Any:
         result = self("Runtime.evaluate", expression=expression, returnByValue=True)
         return result.get("result", {}).get("value")
 
-    def navigate(self, url: str, settle: float = 0.5) -> None:
+    def navigate(self, url: str) -> None:
         self("Page.navigate", url=url)
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.evaluate("document.readyState") == "complete":
-                break
+        while self.evaluate("document.readyState") != "complete":
+            if time.monotonic() > deadline:
+                raise VizError(f"{url} did not load within 60 s")
             time.sleep(0.2)
-        time.sleep(settle)
 
 
 @contextlib.contextmanager
-def chromium(work: Path, width: int, height: int) -> Iterator[DevTools]:
+def chromium(work: Path, window: tuple[int, int] = WINDOW) -> Iterator[DevTools]:
+    """Headless Chromium with a fresh profile in ``work`` (a first visit: no kedro-viz
+    settings), one page of size ``window``."""
+    executable = find_chromium()
+    if executable is None:
+        raise VizError("Chromium not found: apt-get install -y chromium (or set CHROMIUM=...)")
     profile = work / "chromium-profile"
     profile.mkdir()
     log = work / "chromium.log"
+    width, height = window
     command = [
-        find_chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={profile}",
+        executable, *CHROMIUM_FLAGS, f"--user-data-dir={profile}",
         f"--window-size={width},{height}", "--remote-debugging-port=0", "about:blank",
     ]  # fmt: skip
     with log.open("wb") as out:
@@ -198,7 +238,7 @@ def chromium(work: Path, width: int, height: int) -> Iterator[DevTools]:
         deadline = time.monotonic() + 60
         while not (active.exists() and active.read_text().count("\n") >= 1):
             if process.poll() is not None or time.monotonic() > deadline:
-                sys.exit(f"Chromium did not start:\n{log.read_text()[-3000:]}")
+                raise VizError(f"Chromium did not start:\n{log.read_text()[-3000:]}")
             time.sleep(0.2)
         port = active.read_text().splitlines()[0]
         targets = json.loads(get(f"http://127.0.0.1:{port}/json/list"))
@@ -217,32 +257,59 @@ def chromium(work: Path, width: int, height: int) -> Iterator[DevTools]:
         stop(process)
 
 
-def wait_for_graph(tools: DevTools, timeout: float) -> int:
-    """Wait until the graph's nodes are drawn and stop moving; returns how many there are."""
-    script = """(() => {
-        const nodes = document.querySelectorAll('.pipeline-node');
-        const zoom = document.querySelector('.pipeline-flowchart__zoom-wrapper');
-        const animating = document.querySelector('.pipeline-flowchart__zoom-wrapper--animating');
-        const moved = [...nodes].slice(0, 50).map(n => n.getAttribute('transform')).join('|');
-        return [animating ? 0 : nodes.length, moved + (zoom ? zoom.getAttribute('transform') : '')];
-    })()"""
+#: The graph's elements and zoom, read off the page.
+DRAWN_SCRIPT = """(() => {
+    const kinds = ['task', 'data', 'parameters', 'modularPipeline'];
+    const elements = [...document.querySelectorAll('.pipeline-node')].map(node => [
+        kinds.find(kind => node.classList.contains('pipeline-node--' + kind)) || '?',
+        node.textContent.trim(),
+    ]);
+    const wrapper = document.querySelector('.pipeline-zoom-wrapper');
+    const scale = /scale\\(([0-9.e-]+)/.exec((wrapper && wrapper.getAttribute('transform')) || '');
+    const moving = document.querySelector('.pipeline-flowchart__zoom-wrapper--animating');
+    return {elements, zoom: scale ? Number(scale[1]) : null, moving: Boolean(moving),
+            layout: [...document.querySelectorAll('.pipeline-node')].slice(0, 50)
+                .map(node => node.getAttribute('transform')).join('|')};
+})()"""
+
+
+def drawn(tools: DevTools, timeout: float = 60) -> Drawn:
+    """The graph once it is drawn and has stopped moving (the same for 2 s)."""
     deadline = time.monotonic() + timeout
-    last, stable = None, 0
+    last, same = None, 0
     while time.monotonic() < deadline:
-        count, state = tools.evaluate(script)
-        if count and (count, state) == last:
-            stable += 1
-            if stable >= 4:
-                return count
-        else:
-            stable = 0
-        last = (count, state)
+        state = tools.evaluate(DRAWN_SCRIPT)
+        settled = state["elements"] and state["zoom"] and not state["moving"]
+        key = (str(state["elements"]), state["zoom"], state["layout"])
+        same = same + 1 if settled and key == last else 0
+        if same >= 4:
+            return Drawn(tuple((k, label) for k, label in state["elements"]), state["zoom"])
+        last = key
         time.sleep(0.5)
-    sys.exit(f"the graph was not drawn within {timeout:.0f} s")
+    raise VizError(f"the graph was not drawn, or kept moving, for {timeout:.0f} s")
 
 
-def expand(tools: DevTools, namespace: str) -> None:
-    """Expand the collapsed namespace ``namespace`` in the graph (a click on its box)."""
+def dismiss_notices(tools: DevTools) -> list[str]:
+    """Close what a first visit shows over the graph, as the README says: the feature-hints
+    card (its x; closed for good) and, offline, kedro-viz's update banner (Dismiss). Returns
+    what was closed."""
+    closed = tools.evaluate(
+        """(() => {
+        const closed = [];
+        const hints = document.querySelector('.feature-hints__close');
+        if (hints) { hints.click(); closed.push('feature hints'); }
+        const dismiss = [...document.querySelectorAll('.update-reminder-unexpanded button')]
+            .find(button => button.textContent.trim() === 'Dismiss');
+        if (dismiss) { dismiss.click(); closed.push('update banner'); }
+        return closed;
+    })()"""
+    )
+    time.sleep(1)
+    return closed
+
+
+def open_box(tools: DevTools, namespace: str) -> None:
+    """Click the collapsed namespace ``namespace``'s box, which opens it."""
     found = tools.evaluate(
         "(() => { const box = [...document.querySelectorAll('.pipeline-node--modularPipeline')]"
         f".find(n => n.textContent.trim() === {json.dumps(namespace)});"
@@ -250,49 +317,51 @@ def expand(tools: DevTools, namespace: str) -> None:
         " box.dispatchEvent(new MouseEvent('click', {bubbles: true})); return true; })()"
     )
     if not found:
-        sys.exit(f"no collapsed namespace {namespace!r} in the graph")
+        raise VizError(f"no collapsed namespace {namespace!r} in the graph")
+
+
+def take_picture(episodes: int, boxes: list[str], out: Path) -> Drawn:
+    """Serve the loop, open the README's address, do its clicks, save the page as ``out``."""
+    with tempfile.TemporaryDirectory(prefix="viz-shot-") as tmp:
+        work = Path(tmp)
+        with (
+            viz_server(copy_configuration(work / "project"), episodes) as url,
+            chromium(work) as tools,
+        ):
+            tools.navigate(url + VIZ_PATH)
+            view = drawn(tools)
+            dismiss_notices(tools)
+            for box in boxes:
+                open_box(tools, box)
+                view = drawn(tools)
+            time.sleep(1.5)  # the last of the notices' fade-out
+            shot = tools("Page.captureScreenshot", format="png")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(base64.b64decode(shot["data"]))
+    return view
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--episodes", type=int, default=2, help="n_episodes drawn (default 2)")
     parser.add_argument(
-        "--expand-all",
-        action="store_true",
-        help="every node of every episode (default: the loop with one box per episode)",
+        "--open",
+        action="append",
+        default=[],
+        metavar="NAMESPACE",
+        help="also open this box after the loop's (e.g. iterative.episode_1); repeatable",
     )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="the PNG to write")
-    parser.add_argument("--width", type=int, default=1600)
-    parser.add_argument("--height", type=int, default=1000)
-    parser.add_argument("--port", type=int, default=0, help="the viz server's (default: free)")
     args = parser.parse_args()
-    state = {**VIZ_STATE, "expandAllPipelines": args.expand_all}
-
-    with tempfile.TemporaryDirectory(prefix="viz-shot-") as tmp:
-        work = Path(tmp)
-        with (
-            viz_server(work, args.episodes, args.port or free_port()) as url,
-            chromium(work, args.width, args.height) as tools,
-        ):
-            # the UI state lives in the origin's localStorage: set it on a page of the server
-            tools.navigate(f"{url}/api/version")
-            tools.evaluate(f"localStorage.setItem('KedroViz', {json.dumps(json.dumps(state))})")
-            query = "pid=iterative" + ("&expandAllPipelines=true" if args.expand_all else "")
-            tools.navigate(f"{url}/?{query}", settle=1)
-            tools.evaluate(
-                "document.head.appendChild(Object.assign(document.createElement('style'),"
-                f" {{textContent: {json.dumps(HIDE_CSS)}}}))"
-            )
-            nodes = wait_for_graph(tools, timeout=60)
-            if not args.expand_all:  # open the loop's box: the episodes stay boxes in it
-                expand(tools, "iterative")
-                time.sleep(1)
-                nodes = wait_for_graph(tools, timeout=60)
-            time.sleep(1)  # the zoom-to-fit transition
-            shot = tools("Page.captureScreenshot", format="png")
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_bytes(base64.b64decode(shot["data"]))
-    print(f"{args.out}: the iterative pipeline, {args.episodes} episodes, {nodes} nodes drawn")
+    try:
+        view = take_picture(args.episodes, ["iterative", *args.open], args.out)
+    except VizError as error:
+        sys.exit(str(error))
+    boxes = len(view.labels("modularPipeline"))
+    print(
+        f"{args.out}: {len(view.elements)} elements ({boxes} boxes) at {view.zoom:.0%} zoom, "
+        f"{args.episodes} episodes"
+    )
 
 
 if __name__ == "__main__":

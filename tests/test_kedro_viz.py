@@ -1,9 +1,14 @@
-"""kedro-viz serves the iterative loop's lineage: episodes chained through their datasets.
+"""kedro-viz shows the iterative loop's lineage, as README.md says, with the README's command.
 
-Starts ``kedro viz run`` on a temporary copy of the project (its configuration; the package is
-installed), reads the graph of the ``iterative`` pipeline from the server's REST API
-(``/api/pipelines/iterative``) and follows the edges from one episode's model to the next
-episode's training data and from the episodes' metrics to ``best_model``.
+``kedro viz run --pipeline iterative --include-hooks --params n_episodes=2`` is started on a
+temporary copy of the project's configuration (the package is installed), by the functions of
+``docs/make_viz_screenshot.py``, which makes the README's picture. The graph of the ``iterative``
+pipeline is read from the server's REST API (``/api/pipelines/iterative``): the edges lead from
+one episode's model to the next episode's training data and from the episodes' metrics to
+``best_model``. Then headless Chromium, a first visit, opens the README's address and does its
+clicks: the loop's box alone, then, opened, the setup, the base, one box per episode, the best
+model and the report at a readable zoom, and an episode opened on its steps (skipped without
+Chromium).
 
 ``--include-hooks`` is what makes ``--params n_episodes=2`` shape the pipeline: without hooks,
 kedro-viz never calls ``EpisodeCountHook`` and the loop is drawn with the configuration files'
@@ -12,145 +17,83 @@ default (5 episodes).
 
 from __future__ import annotations
 
-import contextlib
+import importlib.util
 import json
-import os
-import random
-import re
-import shutil
-import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.error
 import urllib.request
 from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-READY_TIMEOUT_S = 90
 EPISODES = 2
+README_COMMAND = (
+    f"kedro viz run --pipeline iterative --include-hooks --params n_episodes={EPISODES}"
+)
+#: kedro-viz's own address (``--host`` and ``--port`` defaults).
+VIZ_ADDRESS = "http://127.0.0.1:4141"
 
 pytestmark = pytest.mark.slow
 
 
-def _free_port() -> int:
-    """A port free now, below 49152: kedro-viz refuses the ports above (its "system ports")."""
-    for port in random.Random().sample(range(20000, 49000), 200):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port in 20000-49000")
+def _screenshot_script() -> ModuleType:
+    """``docs/make_viz_screenshot.py``, imported from its file."""
+    path = REPO / "docs" / "make_viz_screenshot.py"
+    spec = importlib.util.spec_from_file_location("make_viz_screenshot", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclass looks its module up
+    spec.loader.exec_module(module)
+    return module
 
 
-def _get_json(url: str, timeout: float = 5) -> Any:
-    with urllib.request.urlopen(url, timeout=timeout) as response:
-        return json.loads(response.read())
+viz = _screenshot_script()
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    """Stop the viz CLI and the server process it spawned (one process group, ours)."""
-    if process.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=10)
-    # the server that the CLI spawned can outlive it: end whatever is left of the group
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)
-    process.wait(timeout=10)
-
-
-@pytest.fixture
-def viz_project(tmp_path: Path) -> Path:
-    """A copy of the project's configuration (no data needed to draw the pipelines)."""
-    root = tmp_path / "project"
-    (root / "src").mkdir(parents=True)
-    shutil.copy(REPO / "pyproject.toml", root)
-    shutil.copytree(REPO / "conf" / "base", root / "conf" / "base")
-    (root / "conf" / "local").mkdir()
-    return root
-
-
-@pytest.fixture
-def viz_graph(viz_project: Path, tmp_path: Path) -> Iterator[dict[str, Any]]:
-    """The ``iterative`` pipeline's graph as ``kedro viz run`` serves it."""
+@pytest.fixture(scope="module")
+def viz_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The README's ``kedro viz run`` on a copy of the project's configuration; its URL."""
     pytest.importorskip("kedro_viz", reason="kedro-viz is not installed")
+    project = viz.copy_configuration(tmp_path_factory.mktemp("viz") / "project")
     check = subprocess.run(
         [sys.executable, "-m", "kedro", "viz", "run", "--help"],
-        cwd=viz_project,
+        cwd=project,
         capture_output=True,
         text=True,
         timeout=60,
-        env={**os.environ, "KEDRO_DISABLE_TELEMETRY": "1"},
+        env=viz.viz_environment(),
     )
     # kedro-viz is a dependency of the project: a command that does not run is a failure
     if check.returncode != 0 or "--include-hooks" not in check.stdout:
         pytest.fail(f"`kedro viz run --help` failed (rc {check.returncode}): {check.stderr[-800:]}")
+    try:
+        with viz.viz_server(project, EPISODES, timeout=90) as url:
+            yield url
+    except viz.VizError as error:
+        pytest.fail(str(error))
 
-    try:
-        port = _free_port()
-    except (OSError, RuntimeError) as error:
-        pytest.skip(f"no local TCP port to serve kedro-viz on: {error}")
-    env = {
-        **os.environ,
-        "KEDRO_DISABLE_TELEMETRY": "1",
-        "WANDB_MODE": "offline",
-        "HF_HUB_OFFLINE": "1",
-        # kedro-viz asks PyPI for a newer version on start (30 s timeout when offline): point
-        # HTTPS at a closed local port so that check fails at once; the API is plain HTTP.
-        "HTTPS_PROXY": "http://127.0.0.1:9",
-        "https_proxy": "http://127.0.0.1:9",
-        "NO_PROXY": "127.0.0.1,localhost",
-        "no_proxy": "127.0.0.1,localhost",
-    }
-    log_path = tmp_path / "viz.log"
-    command = [
-        sys.executable, "-m", "kedro", "viz", "run",
-        "--no-browser", "--host", "127.0.0.1", "--port", str(port),
-        "--include-hooks", "--params", f"n_episodes={EPISODES}",
-    ]  # fmt: skip
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            command,
-            cwd=viz_project,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group, so _stop reaches the server too
-        )
-    try:
-        deadline = time.monotonic() + READY_TIMEOUT_S
-        graph = None
-        while time.monotonic() < deadline:
-            text = log_path.read_text(errors="replace")
-            # kedro-viz moves to another port when the one asked for is taken meanwhile
-            served = re.search(r"running at\s+http://127\.0\.0\.1:(\d+)/", text)
-            url = f"http://127.0.0.1:{served.group(1) if served else port}"
-            try:
-                graph = _get_json(f"{url}/api/pipelines/iterative")
-                break
-            except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
-                pass
-            if process.poll() is not None:
-                pytest.fail(f"kedro viz run exited ({process.returncode}):\n{text[-4000:]}")
-            time.sleep(0.5)
-        if graph is None:
-            pytest.fail(
-                f"kedro viz run not serving after {READY_TIMEOUT_S} s:\n"
-                f"{log_path.read_text(errors='replace')[-4000:]}"
-            )
-        yield graph
-    finally:
-        _stop(process)
+
+@pytest.fixture(scope="module")
+def viz_graph(viz_url: str) -> dict[str, Any]:
+    """The ``iterative`` pipeline's graph as the server serves it."""
+    with urllib.request.urlopen(f"{viz_url}/api/pipelines/iterative", timeout=30) as response:
+        return json.loads(response.read())
+
+
+def test_the_readme_command_and_address_are_the_ones_tested() -> None:
+    readme = (REPO / "README.md").read_text()
+    assert README_COMMAND in readme
+    # the script's command is the README's, then its own options (port, no browser)
+    words = README_COMMAND.split()[3:]  # after "kedro viz run"
+    command = viz.viz_command(4141, EPISODES)
+    assert command[command.index("run") + 1 :][: len(words)] == words
+    assert f"{VIZ_ADDRESS}{viz.VIZ_PATH}" in readme
+    assert "docs/make_viz_screenshot.py" in readme
 
 
 def _names(graph: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -255,3 +198,33 @@ def test_kedro_viz_serves_the_episodes_lineage(viz_graph: dict[str, Any]) -> Non
         metrics = f"iterative.episode_{episode}.evaluation_metrics"
         assert "iterative.select_best_model" in successors[metrics]
     assert "iterative.best_model" in successors["iterative.select_best_model"]
+
+
+def test_the_readme_view_in_chromium(viz_url: str, tmp_path: Path) -> None:
+    if viz.find_chromium() is None:
+        pytest.skip("no Chromium (apt-get install -y chromium, or set CHROMIUM)")
+    pytest.importorskip("websockets", reason="websockets (kedro-viz's server has it) missing")
+    with viz.chromium(tmp_path) as tools:
+        tools.navigate(viz_url + viz.VIZ_PATH)
+        # the first screen: the loop's box alone (with the datasets, ~40 of them ring it)
+        assert viz.drawn(tools).elements == (("modularPipeline", "iterative"),)
+        assert "feature hints" in viz.dismiss_notices(tools)  # a first visit's card
+        # one click: the loop, its episodes as boxes, readable
+        viz.open_box(tools, "iterative")
+        loop = viz.drawn(tools)
+        assert loop.labels("modularPipeline") == {
+            "iterative.base",
+            *(f"iterative.episode_{n}" for n in range(1, EPISODES + 1)),
+        }
+        assert {"check_iterative_inputs", "record_run", "prepare_initial_dataset"} <= loop.labels(
+            "task"
+        )
+        assert {"select_best_model", "report_episodes"} <= loop.labels("task")
+        assert not loop.labels("data"), loop.labels("data")
+        assert loop.zoom >= 0.5, f"the opened loop is drawn at {loop.zoom:.0%}"
+        # an episode's box opens on its steps
+        viz.open_box(tools, "iterative.episode_1")
+        episode = viz.drawn(tools)
+        steps = {"train_student", "evaluate_student", "probe_student", "generate_rollouts"}
+        assert steps | {"select_new_samples", "combine_datasets"} <= episode.labels("task")
+        assert "iterative.episode_2" in episode.labels("modularPipeline")

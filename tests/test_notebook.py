@@ -1,10 +1,12 @@
 """``notebooks/iterative_run.ipynb`` opens a finished iterative run through the Kedro catalog.
 
-The notebook's code cells run, in order, in an IPython shell (the ``%load_ext kedro.ipython``
-magic included) in a subprocess whose working directory is the ``notebooks/`` folder of a
-temporary project copy holding a tiny finished 2-episode run, as Jupyter would run them.
-Jupyter itself (nbclient, ipykernel) is not a dependency of the project; IPython is, through
-Kedro's IPython extension.
+The notebook runs as Jupyter runs it: nbclient executes it in an IPython kernel (ipykernel)
+whose working directory is the ``notebooks/`` folder of a temporary project copy holding a tiny
+finished 2-episode run, once in a plain kernel and once in the kernel ``kedro jupyter notebook``
+makes (``--ext kedro.ipython``: the extension is loaded before the first cell). No matplotlib
+backend is forced, so a figure is in the executed notebook (``image/png``) only when the
+notebook's plots reach the inline backend, as they do on a screen. nbclient and ipykernel come
+with the ``dev`` extra, Jupyter itself with the ``notebook`` extra (pyproject.toml).
 """
 
 from __future__ import annotations
@@ -13,8 +15,7 @@ import json
 import os
 import re
 import shutil
-import subprocess
-import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,20 +29,11 @@ REPO = Path(__file__).resolve().parents[1]
 NOTEBOOK = REPO / "notebooks" / "iterative_run.ipynb"
 #: The default output_dir, which the notebook opens without ``%reload_kedro --params``.
 OUTPUT_DIR = "output/iterative_training"
-
-#: Runs a notebook's code cells in an IPython shell; stops at the first failing cell.
-RUNNER = """
-import json, sys
-from IPython.core.interactiveshell import InteractiveShell
-
-shell = InteractiveShell.instance()
-cells = [c for c in json.load(open(sys.argv[1]))["cells"] if c["cell_type"] == "code"]
-for number, cell in enumerate(cells, 1):
-    result = shell.run_cell("".join(cell["source"]))
-    if not result.success:
-        sys.exit(f"code cell {number} failed")
-print("NOTEBOOK DONE")
-"""
+#: The kernels the notebook is opened with: a plain one (``jupyter notebook``) and Kedro's
+#: (``kedro jupyter notebook``: ipykernel with ``--ext kedro.ipython``).
+KERNELS = {"plain": [], "kedro": ["--ext", "kedro.ipython"]}
+#: Terminal colour codes (Kedro's rich pretty-printer colours the text/plain outputs).
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def _code_cells(notebook: dict[str, Any]) -> list[str]:
@@ -66,51 +58,86 @@ def test_notebook_is_stored_clean_and_names_catalog_entries() -> None:
     assert "iterative.summary:" in catalog
 
 
-@pytest.fixture
-def finished_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A project copy with a finished 2-episode tiny run in the default output_dir."""
-    root = copy_project(tmp_path / "project", initial_data=CONVERSATIONS, eval_file=EVAL_FILE)
-    monkeypatch.chdir(root)
-    monkeypatch.setenv("KEDRO_DISABLE_TELEMETRY", "1")
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("WANDB_MODE", "offline")
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A project copy with a finished 2-episode tiny run in the default output_dir (made once
+    for the module: the notebook only reads it). Skips, before making it, without Jupyter's
+    kernel and client."""
+    for package in ("nbclient", "ipykernel"):
+        pytest.importorskip(package, reason=f"{package} not installed: pip install -e '.[dev]'")
+    root = copy_project(
+        tmp_path_factory.mktemp("notebook") / "project",
+        initial_data=CONVERSATIONS,
+        eval_file=EVAL_FILE,
+    )
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.chdir(root)
+        monkeypatch.setenv("KEDRO_DISABLE_TELEMETRY", "1")
+        monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+        monkeypatch.setenv("WANDB_MODE", "offline")
 
-    from kedro.framework.session import KedroSession
-    from kedro.framework.startup import bootstrap_project
+        from kedro.framework.session import KedroSession
+        from kedro.framework.startup import bootstrap_project
 
-    params = {**TINY_RUN, "n_episodes": 2, "output_dir": OUTPUT_DIR}
-    bootstrap_project(root)
-    with KedroSession.create(project_path=root, runtime_params=params) as session:
-        session.run(pipeline_names=["iterative"], only_missing_outputs=True)
-    assert (root / OUTPUT_DIR / "episode_2" / "evaluation_metrics.json").exists()
-    return root
+        params = {**TINY_RUN, "n_episodes": 2, "output_dir": OUTPUT_DIR}
+        bootstrap_project(root)
+        with KedroSession.create(project_path=root, runtime_params=params) as session:
+            session.run(pipeline_names=["iterative"], only_missing_outputs=True)
+        assert (root / OUTPUT_DIR / "episode_2" / "evaluation_metrics.json").exists()
+        yield root
 
 
-@pytest.mark.slow
-def test_notebook_runs_on_a_finished_run(finished_run: Path) -> None:
-    pytest.importorskip("IPython", reason="IPython (Kedro's notebook extension) not installed")
-    notebooks = finished_run / "notebooks"
-    notebooks.mkdir()
-    shutil.copy(NOTEBOOK, notebooks)
+def _execute(notebooks: Path, extra_arguments: list[str]) -> list[dict[str, Any]]:
+    """The notebook's code cells after nbclient ran them in a kernel started in ``notebooks``
+    with ``extra_arguments``; raises on the first failing cell, naming it."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    notebook = nbformat.read(notebooks / NOTEBOOK.name, as_version=4)
     env = {
         **os.environ,
         "KEDRO_DISABLE_TELEMETRY": "1",
-        "WANDB_MODE": "offline",
         "HF_HUB_OFFLINE": "1",
-        "MPLBACKEND": "Agg",
-        "COLUMNS": "200",  # wide enough for pandas to print the tables' columns
+        # the notebook only reads the run; "offline" would make transformers print a notice
+        "WANDB_MODE": "disabled",
     }
-    result = subprocess.run(
-        [sys.executable, "-c", RUNNER, NOTEBOOK.name],
-        cwd=notebooks,
-        env=env,
-        capture_output=True,
-        text=True,
+    env.pop("MPLBACKEND", None)  # the kernel's own choice: the inline backend
+    client = NotebookClient(
+        notebook,
         timeout=180,
+        kernel_name="python3",
+        extra_arguments=extra_arguments,
+        resources={"metadata": {"path": str(notebooks)}},
     )
-    output = result.stdout + result.stderr
-    assert result.returncode == 0 and "NOTEBOOK DONE" in result.stdout, output[-6000:]
-    out = result.stdout
+    client.execute(env=env)
+    return [cell for cell in notebook.cells if cell.cell_type == "code"]
+
+
+def _text(output: dict[str, Any]) -> str:
+    """What an output shows as text: a stream's text, a result's or display's text/plain."""
+    text = output.get("text") or output.get("data", {}).get("text/plain", "")
+    return ANSI.sub("", "".join(text) if isinstance(text, list) else text)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kernel", sorted(KERNELS))
+def test_notebook_runs_on_a_finished_run(finished_run: Path, kernel: str) -> None:
+    notebooks = finished_run / "notebooks"
+    notebooks.mkdir(exist_ok=True)
+    shutil.copy(NOTEBOOK, notebooks)
+    cells = _execute(notebooks, KERNELS[kernel])
+
+    # the first cell, which loads the project, shows nothing: no INFO lines, no TqdmWarning
+    assert cells[0].outputs == [], [_text(o) for o in cells[0].outputs]
+    # every cell that draws shows its figure inline
+    drawing = [cell for cell in cells if ".plot(" in cell.source]
+    assert drawing
+    for cell in drawing:
+        kinds = [set(o.get("data", {})) for o in cell.outputs]
+        assert any("image/png" in k for k in kinds), (cell.source, kinds)
+
+    out = "\n".join(_text(o) for cell in cells for o in cell.outputs)
+    assert "Warning" not in out, out[-6000:]
     assert "2 evaluated episode(s): [1, 2]" in out
     assert "eval/mean_accuracy" in out and "best episode by" in out  # metrics, summary
     # the paired comparisons: each episode against the previous one and the untuned base
