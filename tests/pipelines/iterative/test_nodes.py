@@ -13,13 +13,13 @@ from prism.formats.conversations import load_samples
 from prism.formats.eval_tasks import read_eval_suite
 from prism.pipelines.iterative import IterativeConfig, IterativeConfigError, create_pipeline
 from prism.pipelines.iterative import episodes as episode_module
+from prism.pipelines.iterative.new_samples import select_new_samples
 from prism.pipelines.iterative.nodes import (
     combine_datasets,
     episode_training_config,
     prepare_initial_dataset,
     record_run,
     sample_generation_priors,
-    select_new_samples,
 )
 from prism.pipelines.iterative.tracking import loop_tracking
 from prism.pipelines.training.nodes import check_training_inputs

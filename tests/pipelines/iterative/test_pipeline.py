@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import threading
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from prism.endpoint import EndpointError
 from prism.pipelines.iterative import IterativeConfigError
 from prism.plugins import SamplerPlugin, UnknownPluginError, hookimpl
 from prism.sampling.samplers import sample_loss_weighted
+from tests.generation.conftest import Garbage
 from tests.pipelines.iterative.conftest import EVAL_FILE as EVAL
 from tests.pipelines.iterative.conftest import OUTPUT, sample_ids
 
@@ -398,3 +400,48 @@ def test_on_policy_episodes_train_on_the_teachers_labels_and_resume(project, run
     assert records[0].is_file()
     assert {r: r.stat().st_mtime_ns for r in records[1:]} == stamps
     assert (out / "episode_2/collected_states.json").read_text() == before
+
+
+class _FirstRolloutsFail:
+    """The episode's teacher, but a planner that never writes a valid turn for its first
+    ``n`` rollouts: the episode's first scenes pass nothing."""
+
+    def __init__(self, teacher, n: int) -> None:
+        self.teacher, self.name, self.left = teacher, teacher.name, n
+        self.lock = threading.Lock()
+
+    def check(self) -> None:
+        self.teacher.check()
+
+    def planner(self, task, sim):
+        with self.lock:
+            self.left -= 1
+            fails = self.left >= 0
+        return Garbage() if fails else self.teacher.planner(task, sim)
+
+
+@pytest.mark.slow
+def test_an_episode_makes_n_batch_new_samples_when_rollouts_fail(
+    project, run_iterative, monkeypatch
+):
+    """n_batch means n_batch: the rollouts that failed are made up for by further scenes."""
+    from prism.pipelines.iterative import new_samples
+
+    build = new_samples.build_teacher
+    monkeypatch.setattr(
+        new_samples, "build_teacher", lambda *args: _FirstRolloutsFail(build(*args), 2)
+    )
+    run_iterative(probe_tasks=2)  # n_batch 2: one scene of 2 tasks, both failed
+    out = project / OUTPUT
+    assert len(sample_ids(out / "new_samples_episode_1.json")) == 2
+    stats = json.loads((out / "episode_1/generation_stats.json").read_text())
+    assert stats["failed"] == 2 and stats["failed_by_reason"]
+    # nothing passed: the round is sized for 10 % of 2 rollouts a scene passing
+    assert stats["target"] == {
+        "samples": 2,
+        "passed": stats["passed"],
+        "reached": True,
+        "extra_rounds": 1,
+        "extra_scenes": 10,
+        "max_extra_rounds": 3,
+    }

@@ -68,7 +68,10 @@ class IterativeConfig:
             ``iterative_model_episode_N/``, ``new_samples_episode_N.json``,
             ``data_gen_episode_N/``, ``best_model``).
         n_episodes: train-evaluate-generate cycles.
-        n_batch: new samples generated per episode.
+        n_batch: new samples per episode. The teacher's rollouts that fail are made up for by
+            further scenes (:func:`prism.generation.generate`'s ``target``, at most
+            :data:`~prism.generation.target.MAX_EXTRA_ROUNDS` rounds); an episode that still
+            falls short says why.
         held_out_data: an optional conversations file, evaluated but never trained on.
         val_frac: fraction of each episode's dataset held out for validation (by sample id).
         sampling_strategy: the installed sampler that picks the examples seeding generation.
@@ -291,6 +294,20 @@ class IterativeConfig:
         return {"teacher": self.n_batch, "dagger": 0, "mixed": self.n_batch - self.n_batch // 2}[
             self.collection
         ]
+
+    def teacher_target(self, new_states: int) -> int:
+        """How many new samples the teacher's rollouts must make, given ``new_states`` new
+        labelled states of the DAgger collection: its share, or what the states leave of
+        ``n_batch`` when they fall short (``mixed``); 0 with ``dagger``, whose samples are the
+        teacher's labels only.
+
+        >>> [IterativeConfig(n_batch=10, collection=c).teacher_target(3)
+        ...  for c in ("teacher", "mixed", "dagger")]
+        [10, 7, 0]
+        """
+        if self.collection == "dagger":
+            return 0
+        return max(self.teacher_share, self.n_batch - new_states)
 
     @property
     def n_scenes(self) -> int:

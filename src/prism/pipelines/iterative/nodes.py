@@ -3,7 +3,8 @@
 The loop reuses those pipelines' nodes for the work itself (training, evaluation, rollouts);
 these nodes check the parameters and the endpoints, record the run, prepare the initial dataset,
 make each episode's training configuration, pick the examples that seed each episode's
-generation and merge the new samples into the next episode's dataset. The best episode and the
+generation and merge the new samples (:mod:`prism.pipelines.iterative.new_samples`) into the
+next episode's dataset. The best episode and the
 reports are :mod:`prism.pipelines.iterative.reports`'s. Plain functions: ``pipeline.py`` wires
 them to catalog entries.
 """
@@ -417,33 +418,6 @@ def episode_generation_config(
     return config.generation_config(
         generation, episode, [Prior.from_value(p) for p in priors["priors"]]
     )
-
-
-def select_new_samples(
-    config: IterativeConfig,
-    generated: Sequence[Mapping[str, Any]],
-    labelled: Sequence[Mapping[str, Any]],
-    samples: Sequence[Mapping[str, Any]],
-) -> list[dict[str, Any]]:
-    """The episode's new samples, ``n_batch`` of them not already in the dataset: the teacher's
-    passed rollouts (its share, :attr:`IterativeConfig.teacher_share`), then the DAgger
-    collection's labelled states (the rest); where one falls short the other fills in."""
-    known = {s["id"] for s in samples}
-    teacher = [dict(s) for s in dedupe(generated) if s["id"] not in known]
-    states = [dict(s) for s in dedupe(labelled) if s["id"] not in known]
-    share = config.teacher_share
-    new = teacher[:share] + states[: config.n_batch - min(share, len(teacher))]
-    if len(new) < config.n_batch:
-        new += teacher[share : share + config.n_batch - len(new)]
-    new = dedupe(new)[: config.n_batch]  # a state may repeat a rollout
-    if len(new) < config.n_batch:
-        logger.warning(
-            "only %d of %d new samples: the other rollouts failed or repeat known samples "
-            "(their reasons are in generated_failed.json)",
-            len(new),
-            config.n_batch,
-        )
-    return new
 
 
 def combine_datasets(
