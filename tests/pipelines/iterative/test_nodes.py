@@ -51,6 +51,24 @@ def test_config_rejects_unknown_keys_by_name():
         IterativeConfig.from_params({"n_epsiodes": 3})
 
 
+@pytest.mark.parametrize("empty", ["", "  ", None])
+def test_an_empty_sampling_strategy_names_the_installed_samplers(empty):
+    with pytest.raises(
+        IterativeConfigError,
+        match=r"^sampling_strategy is empty: pass one of the installed samplers: "
+        r"accuracy_weighted, loss_weighted, task_failure, uniform \(`prism plugins`",
+    ):
+        IterativeConfig.from_params({"sampling_strategy": empty})
+    with pytest.raises(IterativeConfigError, match=r"^output_dir is empty: pass the folder"):
+        IterativeConfig.from_params({"output_dir": empty})
+
+
+def test_strict_data_is_not_part_of_the_run():
+    """It only decides whether bad initial data is refused: a run continues with it changed."""
+    strict = IterativeConfig(strict_data=True)
+    assert strict.fingerprint({}, {}) == IterativeConfig().fingerprint({}, {})
+
+
 def test_config_reads_the_seeds_graph_unknown_string():
     config = IterativeConfig.from_params({"graph_unknown": "0.2,0.3 0.5"})
     assert config.graph_unknown == (0.2, 0.3, 0.5)

@@ -12,6 +12,7 @@ import pytest
 from kedro.io import DatasetError
 
 from prism.endpoint import EndpointError
+from prism.formats.errors import DataFormatError
 from prism.pipelines.iterative import IterativeConfigError
 from prism.plugins import SamplerPlugin, UnknownPluginError, hookimpl
 from prism.sampling.samplers import sample_loss_weighted
@@ -211,6 +212,25 @@ def _untouched(project: Path, before: dict[str, str]) -> bool:
             r"but probe_tasks is 0",
         ),
         ({"warm_start": "yes"}, IterativeConfigError, r"warm_start must be true or false"),
+        ({"strict_data": "yes"}, IterativeConfigError, r"strict_data must be true or false"),
+        (
+            {"sampling_strategy": ""},
+            IterativeConfigError,
+            r"^sampling_strategy is empty: pass one of the installed samplers: "
+            r"accuracy_weighted, loss_weighted, task_failure, uniform",
+        ),
+        (
+            {"n_batch": 10**9},
+            IterativeConfigError,
+            r"^n_batch 1000000000 cannot be done: .* in memory, more than this machine's .*B: "
+            r"pass n_batch \d+ or less$",
+        ),
+        (
+            {"collection": "dagger", "probe_tasks": 2, "n_batch": 61},
+            IterativeConfigError,
+            r"^n_batch 61 cannot be reached with collection 'dagger': .* 60 in all: pass "
+            r"probe_tasks 3 or more",
+        ),
         ({"initial_data": "data/01_raw/missing.json"}, DatasetError, r"missing\.json"),
         ({"eval_task_file": "data/01_raw/no_tasks.json"}, DatasetError, r"no_tasks\.json"),
     ],
@@ -229,6 +249,10 @@ def _untouched(project: Path, before: dict[str, str]) -> bool:
         "collection-without-probe",
         "task_failure-without-probe",
         "warm_start-not-bool",
+        "strict_data-not-bool",
+        "empty-sampler",
+        "n_batch-beyond-memory",
+        "dagger-beyond-the-probe",
         "missing-initial_data",
         "missing-eval_task_file",
     ],
@@ -239,6 +263,28 @@ def test_bad_input_stops_before_anything_is_written(
     before = _earlier_run(project)
     with pytest.raises(error, match=message):
         run_iterative(**overrides)
+    assert _untouched(project, before)
+    assert not (project / "data/02_intermediate").exists()
+
+
+def test_an_output_dir_that_is_a_file_stops_before_anything_is_written(project, run_iterative):
+    file = project / "output" / "run.txt"
+    file.parent.mkdir()
+    file.write_text("a file")
+    with pytest.raises(IterativeConfigError, match=r"output_dir .*run\.txt is a file, not a"):
+        run_iterative(output_dir=str(file))
+    assert file.read_text() == "a file" and sorted(file.parent.iterdir()) == [file]
+    assert not (project / "data/02_intermediate").exists()
+
+
+def test_strict_data_refuses_initial_turns_that_are_no_spine_responses(project, run_iterative):
+    samples = json.loads((project / "data/01_raw/initial_dataset.json").read_text())
+    turn = next(t for t in samples[5]["conversations"] if t["role"] == "assistant")
+    turn["value"] = "I think I should go {not json"
+    (project / "data/01_raw/bad.json").write_text(json.dumps(samples))
+    before = _earlier_run(project)
+    with pytest.raises(DataFormatError, match=r"bad\.json: 1 of 48 samples .* sample 5 \("):
+        run_iterative(initial_data="data/01_raw/bad.json", strict_data=True)
     assert _untouched(project, before)
     assert not (project / "data/02_intermediate").exists()
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from prism.config import ParameterError, fractions, parameter_mapping
 from prism.generation import GenerationConfig
+from prism.plugins import samplers
 from prism.scenes.base import Prior
 from prism.seeding import derive_seed
 from prism.training.config import TrainConfig
@@ -35,7 +36,14 @@ TOKEN_OBJECTIVE = "eval/mean_accuracy"
 TRAINING_FLAGS = ("epochs", "r", "base_model")
 
 #: Fields that do not change what an episode produces: a run may be continued with other values.
-NOT_FINGERPRINTED = ("n_episodes", "objective", "objective_type", "eval_metric", "output_dir")
+NOT_FINGERPRINTED = (
+    "n_episodes",
+    "objective",
+    "objective_type",
+    "eval_metric",
+    "output_dir",
+    "strict_data",
+)
 #: Training fields that only change reporting or speed, left out of the fingerprint likewise.
 TRAINING_VOLATILE = ("report_to", "logging_steps", "nproc", "name", "checkpoint_every")
 
@@ -104,6 +112,9 @@ class IterativeConfig:
             acts on them); 0: no probe.
         warm_start: each episode continues from the previous episode's weights instead of
             training from the base (LLM2LLM retrains from the base).
+        strict_data: refuse an ``initial_data`` whose trained assistant turns are not SPINE
+            responses (a JSON object with ``primary_goal``, ``relevant_graph``, ``reasoning``
+            and a ``plan`` that parses), instead of warning with the samples' indices.
     """
 
     initial_data: str = "data/01_raw/initial_dataset.json"
@@ -137,6 +148,7 @@ class IterativeConfig:
     dagger_beta_decay: float = 0.5
     probe_tasks: int = 24
     warm_start: bool = False
+    strict_data: bool = False
 
     def __post_init__(self) -> None:
         for name in (
@@ -179,7 +191,9 @@ class IterativeConfig:
         )
         for name in ("initial_data", "output_dir", "sampling_strategy", "objective", "name"):
             value = getattr(self, name)
-            _require(isinstance(value, str) and bool(value.strip()), name, value, "a string")
+            if value is None or (isinstance(value, str) and not value.strip()):
+                raise IterativeConfigError(f"{name} is empty: {_fill_in(name)}")
+            _require(isinstance(value, str), name, value, "a string")
         _require(
             isinstance(self.training, Mapping),
             "training",
@@ -222,6 +236,9 @@ class IterativeConfig:
                 "is 0: set probe_tasks to 1 or more (24 by default)"
             )
         _require(isinstance(self.warm_start, bool), "warm_start", self.warm_start, "true or false")
+        _require(
+            isinstance(self.strict_data, bool), "strict_data", self.strict_data, "true or false"
+        )
 
     # ------------------------------------------------------------------------------ building
     @classmethod
@@ -394,6 +411,22 @@ def fingerprint_changes(
         elif a != b:
             changes.append(f"{prefix}{key}: {a!r} -> {b!r}")
     return changes
+
+
+def _fill_in(name: str) -> str:
+    """What a string parameter found empty should be (``--params sampling_strategy=`` and
+    ``sampling_strategy: ""`` both end here, the first as ``None``)."""
+    if name == "sampling_strategy":
+        return (
+            f"pass one of the installed samplers: {', '.join(sorted(samplers()))} "
+            "(`prism plugins` lists them)"
+        )
+    return {
+        "initial_data": "pass the conversations file episode 1 trains on",
+        "output_dir": "pass the folder the run's outputs go to",
+        "objective": f"pass a metric, or {AUTO_OBJECTIVE!r}",
+        "name": "pass the run's name",
+    }[name]
 
 
 def _require(ok: bool, name: str, value: Any, expected: str) -> None:

@@ -28,8 +28,15 @@ from prism.pipelines.iterative.config import (
     IterativeConfigError,
     fingerprint_changes,
 )
+from prism.pipelines.iterative.inputs import (
+    check_collection_reach,
+    check_n_batch_fits,
+    check_output_dir,
+    check_planner_turns,
+    check_sampler_needs,
+)
 from prism.pipelines.iterative.tracking import LoopTracking
-from prism.plugins import SampleRequest, get_evaluator, get_plugin_manager, get_sampler
+from prism.plugins import SampleRequest, get_evaluator, get_sampler
 from prism.scenes.base import Prior
 from prism.seeding import derive_seed
 from prism.training.base_models import BUILTIN, resolve_base_model
@@ -58,7 +65,10 @@ def check_iterative_inputs(
     """Check every parameter and input file before anything is written.
 
     Every other node of the loop depends on this one (through :func:`record_run`). Besides the
-    values themselves it checks that the sampler and evaluators are installed, resolves
+    values themselves it checks that ``output_dir`` is no file, that ``n_batch`` can be done,
+    that the initial data trains on SPINE responses (a warning, or with ``strict_data`` an
+    error: :mod:`prism.pipelines.iterative.inputs`), that the sampler and evaluators are
+    installed and give what it needs, resolves
     ``objective: auto`` (:meth:`IterativeConfig.with_objective_resolved`: the closed-loop task
     success when the eval tasks run, else ``eval/mean_accuracy``), checks that some
     evaluator reports the objective, and that ``output_dir`` holds no run made with other
@@ -84,6 +94,7 @@ def check_iterative_inputs(
 
     Raises:
         IterativeConfigError: a wrong value, naming the parameter.
+        DataFormatError: with ``strict_data``, initial samples that train on no SPINE response.
         UnknownPluginError: an unknown sampler or evaluator, listing the installed ones.
         TrainConfigError, ConfigError, BaseModelError: a wrong training or generation value.
     """
@@ -94,12 +105,14 @@ def check_iterative_inputs(
             f"{built_episodes} episodes: register prism.pipelines.iterative.EpisodeCountHook in "
             "settings.py HOOKS so that `--params n_episodes=N` shapes the pipeline"
         )
+    check_output_dir(config.output_dir)
     get_sampler(config.sampling_strategy)  # UnknownPluginError lists the installed samplers
     training_params = config.training_params(training)
     base_model = str(training_params.get("base_model", ""))
     if base_model.lower() != BUILTIN:
         resolve_base_model(base_model)  # a missing shipped base or a bad path fails now
-    config.generation_config(generation, episode=1)  # raises naming the generation parameter
+    # raises naming the generation parameter
+    check_collection_reach(config, config.generation_config(generation, episode=1))
 
     evaluation_params = {**dict(evaluation), "skip_eval_tasks": config.skip_eval_tasks}
     evaluation_config = check_evaluation_inputs(
@@ -115,7 +128,7 @@ def check_iterative_inputs(
             "the closed-loop task success" if evaluation_config.task_metric else "no eval tasks",
         )
     _check_objective(config, evaluation_config, held_out=bool(held_out_data), requested=objective)
-    _check_sampler_needs(config, evaluation_config)
+    check_sampler_needs(config, evaluation_config)
 
     samples = list(initial_data)
     if not samples:
@@ -126,6 +139,8 @@ def check_iterative_inputs(
             f"{config.initial_data} holds only {len(samples)} samples; pass at most {len(samples)}"
             " or leave it null for all of them"
         )
+    check_planner_turns(config, samples)  # a warning, or with strict_data an error
+    check_n_batch_fits(config, samples)
 
     fingerprint = config.fingerprint(
         training_params,
@@ -280,32 +295,6 @@ def _check_objective(
             config.eval_metric,
             ", ".join(metrics),
         )
-
-
-def _check_sampler_needs(config: IterativeConfig, evaluation: EvaluationConfig) -> None:
-    """The per-sample metrics the sampler weights by must come from a configured evaluator,
-    and a sampler of the probe's outcomes needs a probe."""
-    if get_sampler(config.sampling_strategy).reads_outcomes and config.probe_tasks == 0:
-        raise IterativeConfigError(
-            f"sampling_strategy {config.sampling_strategy!r} picks from the closed-loop probe's "
-            "outcomes, but probe_tasks is 0: set probe_tasks to 1 or more (24 by default)"
-        )
-    missing = [
-        m for m in get_sampler(config.sampling_strategy).needs if m not in evaluation.sample_metrics
-    ]
-    if not missing:
-        return
-    providers = sorted(
-        name
-        for name, plugin in get_plugin_manager().evaluators().items()
-        if set(missing) <= set(plugin.sample_metrics)
-    )
-    raise IterativeConfigError(
-        f"sampling_strategy {config.sampling_strategy!r} weights samples by their "
-        f"{' and '.join(missing)}, which no configured evaluator computes: add "
-        f"{' or '.join(providers) or 'an evaluator that does'} to evaluation.evaluators or use "
-        "sampling_strategy uniform"
-    )
 
 
 def _ids_hash(samples: Sequence[Mapping[str, Any]]) -> str:
