@@ -102,8 +102,9 @@ def test_a_run_killed_in_episode_2_finishes_with_the_same_command(project: Path)
         ),
         (
             "n_batch=1000000000",
-            r"IterativeConfigError: n_batch 1000000000 cannot be done: .* more than this "
-            r"machine's .*B: pass n_batch \d+ or less",
+            r"IterativeConfigError: n_batch 1000000000 cannot be done: episode 1 would train "
+            r"on 48 \+ 1 x 1000000000 samples held in memory, .* more than this machine's .*B "
+            r"of memory: pass n_batch \d+ or less",
         ),
         (
             "sampling_strategy=",

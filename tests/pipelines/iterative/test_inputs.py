@@ -96,9 +96,9 @@ def test_an_n_batch_whose_dataset_cannot_fit_in_memory_is_refused_before_trainin
     check_n_batch_fits(IterativeConfig(n_batch=10), samples)
     with pytest.raises(
         IterativeConfigError,
-        match=r"^n_batch 1000000000 cannot be done: after 5 episode\(s\) the dataset holds "
-        r"2 \+ 5 x 1000000000 samples, .*B as JSON at .*B a sample .* more than this machine's "
-        r".*B: pass n_batch (\d+) or less$",
+        match=r"^n_batch 1000000000 cannot be done: episode 5 would train on 2 \+ 5 x "
+        r"1000000000 samples held in memory, at least .*B \(.*B a sample as JSON, the mean of "
+        r"initial_data's\), more than this machine's .*B of memory: pass n_batch \d+ or less$",
     ) as refused:
         check_n_batch_fits(IterativeConfig(n_batch=10**9), samples)
     most = int(refused.value.args[0].rsplit("pass n_batch ", 1)[1].split()[0])

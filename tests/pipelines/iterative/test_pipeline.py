@@ -222,7 +222,8 @@ def _untouched(project: Path, before: dict[str, str]) -> bool:
         (
             {"n_batch": 10**9},
             IterativeConfigError,
-            r"^n_batch 1000000000 cannot be done: .* in memory, more than this machine's .*B: "
+            r"^n_batch 1000000000 cannot be done: episode 1 would train on 48 \+ 1 x "
+            r"1000000000 samples held in memory, .* more than this machine's .*B of memory: "
             r"pass n_batch \d+ or less$",
         ),
         (

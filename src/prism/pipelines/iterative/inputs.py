@@ -103,11 +103,11 @@ def check_n_batch_fits(config: IterativeConfig, samples: Sequence[Mapping[str, A
         return
     most = max(0, math.floor((memory / per_sample - len(positions)) / config.n_episodes))
     raise IterativeConfigError(
-        f"n_batch {config.n_batch} cannot be done: after {config.n_episodes} episode(s) the "
-        f"dataset holds {len(positions)} + {config.n_episodes} x {config.n_batch} samples, "
-        f"{_size(final * per_sample)} as JSON at {_size(per_sample)} a sample (the mean of "
-        f"initial_data's), and an episode holds its dataset in memory, more than this "
-        f"machine's {_size(memory)}: pass n_batch {most} or less"
+        f"n_batch {config.n_batch} cannot be done: episode {config.n_episodes} would train on "
+        f"{len(positions)} + {config.n_episodes} x {config.n_batch} samples held in memory, at "
+        f"least {_size(final * per_sample)} ({_size(per_sample)} a sample as JSON, the mean of "
+        f"initial_data's), more than this machine's {_size(memory)} of memory: pass n_batch "
+        f"{most} or less"
     )
 
 
