@@ -4,9 +4,9 @@ The loop reuses those pipelines' nodes for the work itself (training, evaluation
 these nodes check the parameters and the endpoints, record the run, prepare the initial dataset,
 make each episode's training configuration, pick the examples that seed each episode's
 generation and merge the new samples (:mod:`prism.pipelines.iterative.new_samples`) into the
-next episode's dataset. The best episode and the
-reports are :mod:`prism.pipelines.iterative.reports`'s. Plain functions: ``pipeline.py`` wires
-them to catalog entries.
+next episode's dataset. The best episode and the reports are
+:mod:`prism.pipelines.iterative.reports`'s. Plain functions: ``pipeline.py`` wires them to
+catalog entries.
 """
 
 from __future__ import annotations
@@ -111,8 +111,8 @@ def check_iterative_inputs(
     base_model = str(training_params.get("base_model", ""))
     if base_model.lower() != BUILTIN:
         resolve_base_model(base_model)  # a missing shipped base or a bad path fails now
-    # raises naming the generation parameter
-    check_collection_reach(config, config.generation_config(generation, episode=1))
+    first = config.generation_config(generation, episode=1)  # raises naming the parameter
+    check_collection_reach(config, first)
 
     evaluation_params = {**dict(evaluation), "skip_eval_tasks": config.skip_eval_tasks}
     evaluation_config = check_evaluation_inputs(
