@@ -328,16 +328,65 @@ def test_command_line_script_runs_the_seeds_debugging_form(project):
             r"^Error: IterativeConfigError: collection 'dagger' collects on the probe's tasks, "
             r"but probe_tasks is 0",
         ),
+        (
+            ["--sampling_strategy", ""],
+            r"^Error: IterativeConfigError: sampling_strategy is empty: pass one of the "
+            r"installed samplers: accuracy_weighted, loss_weighted, task_failure, uniform",
+        ),
+        (
+            ["--n_batch", "1000000000"],
+            r"^Error: IterativeConfigError: n_batch 1000000000 cannot be done: .* pass n_batch "
+            r"\d+ or less$",
+        ),
+        (
+            ["--initial_data", "data/01_raw/not_spine.json", "--params", "strict_data=true"],
+            r"^Error: DataFormatError: .*not_spine\.json: 1 of 48 samples train on an assistant "
+            r"turn that is no SPINE response .*: sample 0 \(conversations\[\d+\]: not a JSON ",
+        ),
     ],
-    ids=["missing-initial-data", "n_episodes-0", "dagger_beta-1.5", "dagger-without-probe"],
+    ids=[
+        "missing-initial-data",
+        "n_episodes-0",
+        "dagger_beta-1.5",
+        "dagger-without-probe",
+        "empty-sampler",
+        "n_batch-beyond-memory",
+        "strict-data",
+    ],
 )
 def test_command_line_bad_input_is_one_line_and_exit_1(project, capsys, args, message):
+    _not_spine(project)
     code = main([*args, "--output_dir", "output/bad", "--eval_task_file", EVAL_FILE])
     assert code == 1
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("Error: "), lines
     assert re.search(message, lines[0]), lines[0]
-    assert not (project / "output/bad/iterative_model_episode_1").exists()
+    assert not (project / "output/bad").exists()
+
+
+def _not_spine(project: Path) -> None:
+    """data/01_raw/not_spine.json: the initial data, its first sample's first answer no JSON."""
+    samples = json.loads((project / "data/01_raw/initial_dataset.json").read_text())
+    turn = next(t for t in samples[0]["conversations"] if t["role"] == "assistant")
+    turn["value"] = "I think I should go {not json"
+    (project / "data/01_raw/not_spine.json").write_text(json.dumps(samples))
+
+
+def test_command_line_output_dir_that_is_a_file_is_one_line_and_exit_1(project):
+    """As the user runs it: the script in a process of its own, its whole output read."""
+    (project / "output").mkdir()
+    (project / "output/run.txt").write_text("a file")
+    command = [sys.executable, str(SCRIPT), "--output_dir", "output/run.txt", "--n_episodes", "1"]
+    run = subprocess.run(command, cwd=project, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 1
+    assert "Traceback" not in run.stdout + run.stderr
+    last = run.stderr.strip().splitlines()[-1]
+    assert re.fullmatch(
+        r"Error: IterativeConfigError: output_dir (.*/)?output/run\.txt is a file, not a folder: "
+        r"pass a folder .*",
+        last,
+    ), last
+    assert sorted(p.name for p in (project / "output").iterdir()) == ["run.txt"]
 
 
 #: Wrong command lines: what the one line on stderr says (argparse names the flag).

@@ -4,6 +4,8 @@
 * :mod:`prism.generation.components`: the teacher and scene generator a configuration names,
   built by their plugins;
 * :mod:`prism.generation.engine`: :func:`generate`, the resumable rollout engine;
+* :mod:`prism.generation.target`: how a generation that must reach a number of samples adds
+  further scenes when rollouts fail;
 * :mod:`prism.generation.scoring`: :func:`score_teacher`, the teacher on an eval task file.
 
 Example (offline: the procedural generator and the oracle)::

@@ -9,9 +9,10 @@ duplicated.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +24,12 @@ from prism.formats.conversations import sample_id
 from prism.formats.json_store import JsonStore
 from prism.generation.config import GenerationConfig
 from prism.generation.stats import rollout_stats
+from prism.generation.target import (
+    MAX_EXTRA_ROUNDS,
+    extra_scene_count,
+    new_sample_ids,
+    target_report,
+)
 from prism.scenes.base import GeneratedScene, SceneGenerator, SceneRequest
 from prism.seeding import derive_seed
 from prism.teachers.base import Teacher
@@ -62,6 +69,9 @@ def generate(
     scene_generator: SceneGenerator,
     teacher: Teacher,
     fallback: Teacher | None = None,
+    *,
+    target: int | None = None,
+    known: Collection[str] = (),
 ) -> GenerationResult:
     """Generate ``config.n_samples`` scenes x ``config.n_tasks`` tasks and a teacher rollout for
     each, in the run folder of ``config`` inside ``store`` (:func:`run_store`).
@@ -73,6 +83,12 @@ def generate(
         teacher: plans every rollout.
         fallback: redoes a failed rollout on the same scene, task and hidden nodes (its records'
             ``source`` say ``<name>_fallback``), or ``None``.
+        target: the passed samples wanted (distinct, none of ``known``), or ``None`` for the
+            scenes of ``config`` only. While fewer passed, rounds of further scenes
+            (``scene_020``, ... like the prior each index cycles to) are added, at most
+            :data:`~prism.generation.target.MAX_EXTRA_ROUNDS`; stored like the others, so a
+            killed run resumes them. ``stats["target"]`` says what was added and reached.
+        known: ids of samples that do not count towards ``target`` (a dataset's).
 
     An unreachable endpoint or a wrong model name fails first, before anything is written.
     With ``n_samples`` 0 nothing is generated, checked or written.
@@ -86,21 +102,26 @@ def generate(
     logger.info("generation: scenes and rollouts go to %s", run.root)
 
     scenes = generate_scenes(config, run, scene_generator)
-    scene_ids = list(scenes)
-    jobs_by_key = {
-        f"{sid}_task_{t:02d}": (scenes[sid], t)
-        for sid in scene_ids
-        if scenes[sid]["status"] == "ok"
-        for t in range(len(scenes[sid]["tasks"]))
-    }
-    records = list(
-        run_parallel(
-            "rollouts",
-            list(jobs_by_key),
-            lambda key: _rollout(key, jobs_by_key[key], config, teacher, fallback, run),
-            workers=config.workers,
-        ).values()
-    )
+    records = _play(scenes, config, teacher, fallback, run)
+    rounds = 0
+    while target is not None and rounds < MAX_EXTRA_ROUNDS:
+        short = target - len(new_sample_ids(records, known))
+        if short <= 0:
+            break
+        rounds += 1
+        count = extra_scene_count(short, records, known, config.n_tasks)
+        logger.info(
+            "generation: %d of %d samples passed; %d further scene(s), round %d of at most %d",
+            target - short,
+            target,
+            count,
+            rounds,
+            MAX_EXTRA_ROUNDS,
+        )
+        indices = range(len(scenes), len(scenes) + count)
+        extra = generate_scenes(config, run, scene_generator, indices)
+        scenes.update(extra)
+        records += _play(extra, config, teacher, fallback, run)
     failed_scenes = [s for s in scenes.values() if s["status"] != "ok"]
     samples = [_to_sample(r) for r in records if r["status"] == "passed"]
     failed = [_failure(r) for r in records if r["status"] != "passed"]
@@ -111,6 +132,19 @@ def generate(
     stats = rollout_stats(records, n_scene_failures=len(failed_scenes))
     stats["config"] = config.to_dict()
     stats["run_dir"] = str(run.root)
+    if target is not None:
+        passed = len(new_sample_ids(records, known))
+        stats["target"] = target_report(target, passed, rounds, len(scenes) - config.n_samples)
+        if passed < target:
+            logger.warning(
+                "generation: %d of the %d samples asked for passed after %d further round(s) "
+                "of scenes (%d rollouts, failures by reason: %s)",
+                passed,
+                target,
+                rounds,
+                len(records),
+                stats["failed_by_reason"] or "none",
+            )
     logger.info(
         "generation: %d/%d rollouts passed (%.1f %%); failures by reason: %s",
         stats["passed"],
@@ -127,13 +161,18 @@ def generate(
 
 
 def generate_scenes(
-    config: GenerationConfig, run: JsonStore, scene_generator: SceneGenerator
+    config: GenerationConfig,
+    run: JsonStore,
+    scene_generator: SceneGenerator,
+    indices: Sequence[int] | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """The ``config.n_samples`` scene records of a run (``scene_000``, ...), generated or read
-    back from the run folder ``run``: each with its ``graph`` and ``tasks`` when its
-    ``status`` is ``ok``, else the ``reason`` it failed. A scene whose prior carries a world is
-    that world (:class:`~prism.scenes.base.Prior`)."""
-    scene_ids = [f"scene_{i:03d}" for i in range(config.n_samples)]
+    """The scene records of a run (``scene_000``, ...; by default the ``config.n_samples``
+    first, else those of ``indices``), generated or read back from the run folder ``run``: each
+    with its ``graph`` and ``tasks`` when its ``status`` is ``ok``, else the ``reason`` it
+    failed. A scene whose prior carries a world is that world (:class:`~prism.scenes.base.Prior`);
+    a scene after the first ``n_samples`` is a new one like its prior."""
+    indices = range(config.n_samples) if indices is None else indices
+    scene_ids = [f"scene_{i:03d}" for i in indices]
     return run_parallel(
         "scenes",
         scene_ids,
@@ -195,6 +234,10 @@ def _scene(
     index = int(scene_id.rsplit("_", 1)[1])
     rng = random.Random(derive_seed(config.seed, "layout", index))
     prior = config.priors[index % len(config.priors)] if config.priors else None
+    if prior is not None and prior.world is not None and index >= config.n_samples:
+        # A further scene (a generation short of its target): the world played again would
+        # make the same rollout; a new scene like it may pass.
+        prior = dataclasses.replace(prior, world=None)
     request = SceneRequest(
         n_regions=rng.randint(config.min_regions, config.max_regions),
         n_objects=rng.randint(config.min_objects, config.max_objects),
@@ -246,6 +289,30 @@ def _scene(
     )
     store.put(key, record)
     return record
+
+
+def _play(
+    scenes: Mapping[str, dict[str, Any]],
+    config: GenerationConfig,
+    teacher: Teacher,
+    fallback: Teacher | None,
+    run: JsonStore,
+) -> list[dict[str, Any]]:
+    """The rollout records of every task of the scenes that were made, in key order."""
+    jobs_by_key = {
+        f"{sid}_task_{t:02d}": (record, t)
+        for sid, record in scenes.items()
+        if record["status"] == "ok"
+        for t in range(len(record["tasks"]))
+    }
+    return list(
+        run_parallel(
+            "rollouts",
+            list(jobs_by_key),
+            lambda key: _rollout(key, jobs_by_key[key], config, teacher, fallback, run),
+            workers=config.workers,
+        ).values()
+    )
 
 
 def _rollout(

@@ -1,9 +1,12 @@
-"""The real ``kedro run --pipeline iterative`` killed with SIGKILL while episode 2 trains, then run
-again: episode 1 is kept, episode 2's training goes on from its checkpoint."""
+"""The real ``kedro run --pipeline iterative``: killed with SIGKILL while episode 2 trains, then
+run again, episode 1 is kept and episode 2's training goes on from its checkpoint; bad input
+stops it with one line."""
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -87,3 +90,57 @@ def test_a_run_killed_in_episode_2_finishes_with_the_same_command(project: Path)
         out / "new_samples_episode_2.json"
     )
     assert (out / "best_model").exists()
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        (
+            "output_dir=output/run.txt",
+            r"IterativeConfigError: output_dir output/run\.txt is a file, not a folder: pass a "
+            r"folder",
+        ),
+        (
+            "n_batch=1000000000",
+            r"IterativeConfigError: n_batch 1000000000 cannot be done: episode 1 would train "
+            r"on 48 \+ 1 x 1000000000 samples held in memory, .* more than this machine's .*B "
+            r"of memory: pass n_batch \d+ or less",
+        ),
+        (
+            "sampling_strategy=",
+            r"IterativeConfigError: sampling_strategy is empty: pass one of the installed "
+            r"samplers: accuracy_weighted, loss_weighted, task_failure, uniform",
+        ),
+        (
+            "initial_data=data/01_raw/not_spine.json,strict_data=true",
+            r"DataFormatError: data/01_raw/not_spine\.json: 1 of 48 samples train on an "
+            r"assistant turn that is no SPINE response .*: sample 7 \(conversations\[\d+\]: "
+            r"not a JSON object\); fix or drop them",
+        ),
+    ],
+    ids=["output_dir-is-a-file", "n_batch-beyond-memory", "empty-sampler", "strict-data"],
+)
+@pytest.mark.slow
+def test_bad_input_is_one_line_exit_1_and_writes_nothing(project: Path, params: str, message):
+    (project / "output").mkdir()
+    (project / "output/run.txt").write_text("a file")
+    samples = json.loads((project / "data/01_raw/initial_dataset.json").read_text())
+    turn = next(t for t in samples[7]["conversations"] if t["role"] == "assistant")
+    turn["value"] = "I think I should go {not json"
+    (project / "data/01_raw/not_spine.json").write_text(json.dumps(samples))
+    result = subprocess.run(
+        [*COMMAND, f"{params},eval_task_file={EVAL_FILE},n_episodes=1"],
+        cwd=project,
+        env=ENV,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 1
+    output = result.stdout + result.stderr
+    assert "Traceback" not in output and "╭" not in output  # no rich traceback either
+    last = result.stderr.strip().splitlines()[-1]
+    assert re.fullmatch(rf"Error: {message}.*", last), last
+    assert sorted(p.name for p in (project / "output").iterdir()) == ["run.txt"]
+    assert not (project / "data/02_intermediate").exists()

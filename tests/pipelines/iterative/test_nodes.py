@@ -13,13 +13,13 @@ from prism.formats.conversations import load_samples
 from prism.formats.eval_tasks import read_eval_suite
 from prism.pipelines.iterative import IterativeConfig, IterativeConfigError, create_pipeline
 from prism.pipelines.iterative import episodes as episode_module
+from prism.pipelines.iterative.new_samples import select_new_samples
 from prism.pipelines.iterative.nodes import (
     combine_datasets,
     episode_training_config,
     prepare_initial_dataset,
     record_run,
     sample_generation_priors,
-    select_new_samples,
 )
 from prism.pipelines.iterative.tracking import loop_tracking
 from prism.pipelines.training.nodes import check_training_inputs
@@ -49,6 +49,24 @@ SAMPLES = [_sample(f"find truck {i}") for i in range(6)]
 def test_config_rejects_unknown_keys_by_name():
     with pytest.raises(IterativeConfigError, match=r"unknown iterative parameter\(s\): n_epsiodes"):
         IterativeConfig.from_params({"n_epsiodes": 3})
+
+
+@pytest.mark.parametrize("empty", ["", "  ", None])
+def test_an_empty_sampling_strategy_names_the_installed_samplers(empty):
+    with pytest.raises(
+        IterativeConfigError,
+        match=r"^sampling_strategy is empty: pass one of the installed samplers: "
+        r"accuracy_weighted, loss_weighted, task_failure, uniform \(`prism plugins`",
+    ):
+        IterativeConfig.from_params({"sampling_strategy": empty})
+    with pytest.raises(IterativeConfigError, match=r"^output_dir is empty: pass the folder"):
+        IterativeConfig.from_params({"output_dir": empty})
+
+
+def test_strict_data_is_not_part_of_the_run():
+    """It only decides whether bad initial data is refused: a run continues with it changed."""
+    strict = IterativeConfig(strict_data=True)
+    assert strict.fingerprint({}, {}) == IterativeConfig().fingerprint({}, {})
 
 
 def test_config_reads_the_seeds_graph_unknown_string():

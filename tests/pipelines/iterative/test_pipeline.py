@@ -5,15 +5,18 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import threading
 from pathlib import Path
 
 import pytest
 from kedro.io import DatasetError
 
 from prism.endpoint import EndpointError
+from prism.formats.errors import DataFormatError
 from prism.pipelines.iterative import IterativeConfigError
 from prism.plugins import SamplerPlugin, UnknownPluginError, hookimpl
 from prism.sampling.samplers import sample_loss_weighted
+from tests.generation.conftest import Garbage
 from tests.pipelines.iterative.conftest import EVAL_FILE as EVAL
 from tests.pipelines.iterative.conftest import OUTPUT, sample_ids
 
@@ -209,6 +212,26 @@ def _untouched(project: Path, before: dict[str, str]) -> bool:
             r"but probe_tasks is 0",
         ),
         ({"warm_start": "yes"}, IterativeConfigError, r"warm_start must be true or false"),
+        ({"strict_data": "yes"}, IterativeConfigError, r"strict_data must be true or false"),
+        (
+            {"sampling_strategy": ""},
+            IterativeConfigError,
+            r"^sampling_strategy is empty: pass one of the installed samplers: "
+            r"accuracy_weighted, loss_weighted, task_failure, uniform",
+        ),
+        (
+            {"n_batch": 10**9},
+            IterativeConfigError,
+            r"^n_batch 1000000000 cannot be done: episode 1 would train on 48 \+ 1 x "
+            r"1000000000 samples held in memory, .* more than this machine's .*B of memory: "
+            r"pass n_batch \d+ or less$",
+        ),
+        (
+            {"collection": "dagger", "probe_tasks": 2, "n_batch": 61},
+            IterativeConfigError,
+            r"^n_batch 61 cannot be reached with collection 'dagger': .* 60 in all: pass "
+            r"probe_tasks 3 or more",
+        ),
         ({"initial_data": "data/01_raw/missing.json"}, DatasetError, r"missing\.json"),
         ({"eval_task_file": "data/01_raw/no_tasks.json"}, DatasetError, r"no_tasks\.json"),
     ],
@@ -227,6 +250,10 @@ def _untouched(project: Path, before: dict[str, str]) -> bool:
         "collection-without-probe",
         "task_failure-without-probe",
         "warm_start-not-bool",
+        "strict_data-not-bool",
+        "empty-sampler",
+        "n_batch-beyond-memory",
+        "dagger-beyond-the-probe",
         "missing-initial_data",
         "missing-eval_task_file",
     ],
@@ -237,6 +264,28 @@ def test_bad_input_stops_before_anything_is_written(
     before = _earlier_run(project)
     with pytest.raises(error, match=message):
         run_iterative(**overrides)
+    assert _untouched(project, before)
+    assert not (project / "data/02_intermediate").exists()
+
+
+def test_an_output_dir_that_is_a_file_stops_before_anything_is_written(project, run_iterative):
+    file = project / "output" / "run.txt"
+    file.parent.mkdir()
+    file.write_text("a file")
+    with pytest.raises(IterativeConfigError, match=r"output_dir .*run\.txt is a file, not a"):
+        run_iterative(output_dir=str(file))
+    assert file.read_text() == "a file" and sorted(file.parent.iterdir()) == [file]
+    assert not (project / "data/02_intermediate").exists()
+
+
+def test_strict_data_refuses_initial_turns_that_are_no_spine_responses(project, run_iterative):
+    samples = json.loads((project / "data/01_raw/initial_dataset.json").read_text())
+    turn = next(t for t in samples[5]["conversations"] if t["role"] == "assistant")
+    turn["value"] = "I think I should go {not json"
+    (project / "data/01_raw/bad.json").write_text(json.dumps(samples))
+    before = _earlier_run(project)
+    with pytest.raises(DataFormatError, match=r"bad\.json: 1 of 48 samples .* sample 5 \("):
+        run_iterative(initial_data="data/01_raw/bad.json", strict_data=True)
     assert _untouched(project, before)
     assert not (project / "data/02_intermediate").exists()
 
@@ -398,3 +447,48 @@ def test_on_policy_episodes_train_on_the_teachers_labels_and_resume(project, run
     assert records[0].is_file()
     assert {r: r.stat().st_mtime_ns for r in records[1:]} == stamps
     assert (out / "episode_2/collected_states.json").read_text() == before
+
+
+class _FirstRolloutsFail:
+    """The episode's teacher, but a planner that never writes a valid turn for its first
+    ``n`` rollouts: the episode's first scenes pass nothing."""
+
+    def __init__(self, teacher, n: int) -> None:
+        self.teacher, self.name, self.left = teacher, teacher.name, n
+        self.lock = threading.Lock()
+
+    def check(self) -> None:
+        self.teacher.check()
+
+    def planner(self, task, sim):
+        with self.lock:
+            self.left -= 1
+            fails = self.left >= 0
+        return Garbage() if fails else self.teacher.planner(task, sim)
+
+
+@pytest.mark.slow
+def test_an_episode_makes_n_batch_new_samples_when_rollouts_fail(
+    project, run_iterative, monkeypatch
+):
+    """n_batch means n_batch: the rollouts that failed are made up for by further scenes."""
+    from prism.pipelines.iterative import new_samples
+
+    build = new_samples.build_teacher
+    monkeypatch.setattr(
+        new_samples, "build_teacher", lambda *args: _FirstRolloutsFail(build(*args), 2)
+    )
+    run_iterative(probe_tasks=2)  # n_batch 2: one scene of 2 tasks, both failed
+    out = project / OUTPUT
+    assert len(sample_ids(out / "new_samples_episode_1.json")) == 2
+    stats = json.loads((out / "episode_1/generation_stats.json").read_text())
+    assert stats["failed"] == 2 and stats["failed_by_reason"]
+    # nothing passed: the round is sized for 10 % of 2 rollouts a scene passing
+    assert stats["target"] == {
+        "samples": 2,
+        "passed": stats["passed"],
+        "reached": True,
+        "extra_rounds": 1,
+        "extra_scenes": 10,
+        "max_extra_rounds": 3,
+    }

@@ -18,6 +18,7 @@ from typing import Any
 
 from prism.config import ParameterError, fractions, parameter_mapping
 from prism.generation import GenerationConfig
+from prism.plugins import samplers
 from prism.scenes.base import Prior
 from prism.seeding import derive_seed
 from prism.training.config import TrainConfig
@@ -35,7 +36,14 @@ TOKEN_OBJECTIVE = "eval/mean_accuracy"
 TRAINING_FLAGS = ("epochs", "r", "base_model")
 
 #: Fields that do not change what an episode produces: a run may be continued with other values.
-NOT_FINGERPRINTED = ("n_episodes", "objective", "objective_type", "eval_metric", "output_dir")
+NOT_FINGERPRINTED = (
+    "n_episodes",
+    "objective",
+    "objective_type",
+    "eval_metric",
+    "output_dir",
+    "strict_data",
+)
 #: Training fields that only change reporting or speed, left out of the fingerprint likewise.
 TRAINING_VOLATILE = ("report_to", "logging_steps", "nproc", "name", "checkpoint_every")
 
@@ -68,7 +76,10 @@ class IterativeConfig:
             ``iterative_model_episode_N/``, ``new_samples_episode_N.json``,
             ``data_gen_episode_N/``, ``best_model``).
         n_episodes: train-evaluate-generate cycles.
-        n_batch: new samples generated per episode.
+        n_batch: new samples per episode. The teacher's rollouts that fail are made up for by
+            further scenes (:func:`prism.generation.generate`'s ``target``, at most
+            :data:`~prism.generation.target.MAX_EXTRA_ROUNDS` rounds); an episode that still
+            falls short says why.
         held_out_data: an optional conversations file, evaluated but never trained on.
         val_frac: fraction of each episode's dataset held out for validation (by sample id).
         sampling_strategy: the installed sampler that picks the examples seeding generation.
@@ -101,6 +112,9 @@ class IterativeConfig:
             acts on them); 0: no probe.
         warm_start: each episode continues from the previous episode's weights instead of
             training from the base (LLM2LLM retrains from the base).
+        strict_data: refuse an ``initial_data`` whose trained assistant turns are not SPINE
+            responses (a JSON object with ``primary_goal``, ``relevant_graph``, ``reasoning``
+            and a ``plan`` that parses), instead of warning with the samples' indices.
     """
 
     initial_data: str = "data/01_raw/initial_dataset.json"
@@ -134,6 +148,7 @@ class IterativeConfig:
     dagger_beta_decay: float = 0.5
     probe_tasks: int = 24
     warm_start: bool = False
+    strict_data: bool = False
 
     def __post_init__(self) -> None:
         for name in (
@@ -176,7 +191,9 @@ class IterativeConfig:
         )
         for name in ("initial_data", "output_dir", "sampling_strategy", "objective", "name"):
             value = getattr(self, name)
-            _require(isinstance(value, str) and bool(value.strip()), name, value, "a string")
+            if value is None or (isinstance(value, str) and not value.strip()):
+                raise IterativeConfigError(f"{name} is empty: {_fill_in(name)}")
+            _require(isinstance(value, str), name, value, "a string")
         _require(
             isinstance(self.training, Mapping),
             "training",
@@ -219,6 +236,9 @@ class IterativeConfig:
                 "is 0: set probe_tasks to 1 or more (24 by default)"
             )
         _require(isinstance(self.warm_start, bool), "warm_start", self.warm_start, "true or false")
+        _require(
+            isinstance(self.strict_data, bool), "strict_data", self.strict_data, "true or false"
+        )
 
     # ------------------------------------------------------------------------------ building
     @classmethod
@@ -291,6 +311,20 @@ class IterativeConfig:
         return {"teacher": self.n_batch, "dagger": 0, "mixed": self.n_batch - self.n_batch // 2}[
             self.collection
         ]
+
+    def teacher_target(self, new_states: int) -> int:
+        """How many new samples the teacher's rollouts must make, given ``new_states`` new
+        labelled states of the DAgger collection: its share, or what the states leave of
+        ``n_batch`` when they fall short (``mixed``); 0 with ``dagger``, whose samples are the
+        teacher's labels only.
+
+        >>> [IterativeConfig(n_batch=10, collection=c).teacher_target(3)
+        ...  for c in ("teacher", "mixed", "dagger")]
+        [10, 7, 0]
+        """
+        if self.collection == "dagger":
+            return 0
+        return max(self.teacher_share, self.n_batch - new_states)
 
     @property
     def n_scenes(self) -> int:
@@ -377,6 +411,22 @@ def fingerprint_changes(
         elif a != b:
             changes.append(f"{prefix}{key}: {a!r} -> {b!r}")
     return changes
+
+
+def _fill_in(name: str) -> str:
+    """What a string parameter found empty should be (``--params sampling_strategy=`` and
+    ``sampling_strategy: ""`` both end here, the first as ``None``)."""
+    if name == "sampling_strategy":
+        return (
+            f"pass one of the installed samplers: {', '.join(sorted(samplers()))} "
+            "(`prism plugins` lists them)"
+        )
+    return {
+        "initial_data": "pass the conversations file episode 1 trains on",
+        "output_dir": "pass the folder the run's outputs go to",
+        "objective": f"pass a metric, or {AUTO_OBJECTIVE!r}",
+        "name": "pass the run's name",
+    }[name]
 
 
 def _require(ok: bool, name: str, value: Any, expected: str) -> None:

@@ -3,9 +3,10 @@
 The loop reuses those pipelines' nodes for the work itself (training, evaluation, rollouts);
 these nodes check the parameters and the endpoints, record the run, prepare the initial dataset,
 make each episode's training configuration, pick the examples that seed each episode's
-generation and merge the new samples into the next episode's dataset. The best episode and the
-reports are :mod:`prism.pipelines.iterative.reports`'s. Plain functions: ``pipeline.py`` wires
-them to catalog entries.
+generation and merge the new samples (:mod:`prism.pipelines.iterative.new_samples`) into the
+next episode's dataset. The best episode and the reports are
+:mod:`prism.pipelines.iterative.reports`'s. Plain functions: ``pipeline.py`` wires them to
+catalog entries.
 """
 
 from __future__ import annotations
@@ -27,8 +28,15 @@ from prism.pipelines.iterative.config import (
     IterativeConfigError,
     fingerprint_changes,
 )
+from prism.pipelines.iterative.inputs import (
+    check_collection_reach,
+    check_n_batch_fits,
+    check_output_dir,
+    check_planner_turns,
+    check_sampler_needs,
+)
 from prism.pipelines.iterative.tracking import LoopTracking
-from prism.plugins import SampleRequest, get_evaluator, get_plugin_manager, get_sampler
+from prism.plugins import SampleRequest, get_evaluator, get_sampler
 from prism.scenes.base import Prior
 from prism.seeding import derive_seed
 from prism.training.base_models import BUILTIN, resolve_base_model
@@ -57,7 +65,10 @@ def check_iterative_inputs(
     """Check every parameter and input file before anything is written.
 
     Every other node of the loop depends on this one (through :func:`record_run`). Besides the
-    values themselves it checks that the sampler and evaluators are installed, resolves
+    values themselves it checks that ``output_dir`` is no file, that ``n_batch`` can be done,
+    that the initial data trains on SPINE responses (a warning, or with ``strict_data`` an
+    error: :mod:`prism.pipelines.iterative.inputs`), that the sampler and evaluators are
+    installed and give what it needs, resolves
     ``objective: auto`` (:meth:`IterativeConfig.with_objective_resolved`: the closed-loop task
     success when the eval tasks run, else ``eval/mean_accuracy``), checks that some
     evaluator reports the objective, and that ``output_dir`` holds no run made with other
@@ -83,6 +94,7 @@ def check_iterative_inputs(
 
     Raises:
         IterativeConfigError: a wrong value, naming the parameter.
+        DataFormatError: with ``strict_data``, initial samples that train on no SPINE response.
         UnknownPluginError: an unknown sampler or evaluator, listing the installed ones.
         TrainConfigError, ConfigError, BaseModelError: a wrong training or generation value.
     """
@@ -93,12 +105,14 @@ def check_iterative_inputs(
             f"{built_episodes} episodes: register prism.pipelines.iterative.EpisodeCountHook in "
             "settings.py HOOKS so that `--params n_episodes=N` shapes the pipeline"
         )
+    check_output_dir(config.output_dir)
     get_sampler(config.sampling_strategy)  # UnknownPluginError lists the installed samplers
     training_params = config.training_params(training)
     base_model = str(training_params.get("base_model", ""))
     if base_model.lower() != BUILTIN:
         resolve_base_model(base_model)  # a missing shipped base or a bad path fails now
-    config.generation_config(generation, episode=1)  # raises naming the generation parameter
+    first = config.generation_config(generation, episode=1)  # raises naming the parameter
+    check_collection_reach(config, first)
 
     evaluation_params = {**dict(evaluation), "skip_eval_tasks": config.skip_eval_tasks}
     evaluation_config = check_evaluation_inputs(
@@ -114,7 +128,7 @@ def check_iterative_inputs(
             "the closed-loop task success" if evaluation_config.task_metric else "no eval tasks",
         )
     _check_objective(config, evaluation_config, held_out=bool(held_out_data), requested=objective)
-    _check_sampler_needs(config, evaluation_config)
+    check_sampler_needs(config, evaluation_config)
 
     samples = list(initial_data)
     if not samples:
@@ -125,6 +139,8 @@ def check_iterative_inputs(
             f"{config.initial_data} holds only {len(samples)} samples; pass at most {len(samples)}"
             " or leave it null for all of them"
         )
+    check_planner_turns(config, samples)  # a warning, or with strict_data an error
+    check_n_batch_fits(config, samples)
 
     fingerprint = config.fingerprint(
         training_params,
@@ -281,32 +297,6 @@ def _check_objective(
         )
 
 
-def _check_sampler_needs(config: IterativeConfig, evaluation: EvaluationConfig) -> None:
-    """The per-sample metrics the sampler weights by must come from a configured evaluator,
-    and a sampler of the probe's outcomes needs a probe."""
-    if get_sampler(config.sampling_strategy).reads_outcomes and config.probe_tasks == 0:
-        raise IterativeConfigError(
-            f"sampling_strategy {config.sampling_strategy!r} picks from the closed-loop probe's "
-            "outcomes, but probe_tasks is 0: set probe_tasks to 1 or more (24 by default)"
-        )
-    missing = [
-        m for m in get_sampler(config.sampling_strategy).needs if m not in evaluation.sample_metrics
-    ]
-    if not missing:
-        return
-    providers = sorted(
-        name
-        for name, plugin in get_plugin_manager().evaluators().items()
-        if set(missing) <= set(plugin.sample_metrics)
-    )
-    raise IterativeConfigError(
-        f"sampling_strategy {config.sampling_strategy!r} weights samples by their "
-        f"{' and '.join(missing)}, which no configured evaluator computes: add "
-        f"{' or '.join(providers) or 'an evaluator that does'} to evaluation.evaluators or use "
-        "sampling_strategy uniform"
-    )
-
-
 def _ids_hash(samples: Sequence[Mapping[str, Any]]) -> str:
     ids = sorted(str(s.get("id")) for s in samples)
     return hashlib.sha256("\n".join(ids).encode()).hexdigest()[:16]
@@ -417,33 +407,6 @@ def episode_generation_config(
     return config.generation_config(
         generation, episode, [Prior.from_value(p) for p in priors["priors"]]
     )
-
-
-def select_new_samples(
-    config: IterativeConfig,
-    generated: Sequence[Mapping[str, Any]],
-    labelled: Sequence[Mapping[str, Any]],
-    samples: Sequence[Mapping[str, Any]],
-) -> list[dict[str, Any]]:
-    """The episode's new samples, ``n_batch`` of them not already in the dataset: the teacher's
-    passed rollouts (its share, :attr:`IterativeConfig.teacher_share`), then the DAgger
-    collection's labelled states (the rest); where one falls short the other fills in."""
-    known = {s["id"] for s in samples}
-    teacher = [dict(s) for s in dedupe(generated) if s["id"] not in known]
-    states = [dict(s) for s in dedupe(labelled) if s["id"] not in known]
-    share = config.teacher_share
-    new = teacher[:share] + states[: config.n_batch - min(share, len(teacher))]
-    if len(new) < config.n_batch:
-        new += teacher[share : share + config.n_batch - len(new)]
-    new = dedupe(new)[: config.n_batch]  # a state may repeat a rollout
-    if len(new) < config.n_batch:
-        logger.warning(
-            "only %d of %d new samples: the other rollouts failed or repeat known samples "
-            "(their reasons are in generated_failed.json)",
-            len(new),
-            config.n_batch,
-        )
-    return new
 
 
 def combine_datasets(

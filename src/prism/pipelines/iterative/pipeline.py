@@ -8,7 +8,8 @@ namespace ``iterative.episode_N`` and chained::
       -> evaluate -> evaluation_metrics, evaluation_tables (per-sample metrics)
       -> probe: the student on fresh tasks -> probe_outcomes (with collection dagger/mixed:
          the teacher's labels of the states it reaches -> collected_states)
-      -> sample examples (sampler plugin) -> generate (data_gen_episode_N/)
+      -> sample examples (sampler plugin) -> generate (data_gen_episode_N/; further scenes
+         while fewer than the teacher's share of n_batch passed)
       -> new_samples (new_samples_episode_N.json: rollouts and labelled states by collection)
       -> combine -> iterative.episode_{N+1}.training_data
 
@@ -47,8 +48,9 @@ from typing import Any
 
 from kedro.pipeline import Node, Pipeline
 
-from prism.pipelines import CREDENTIALS_DATASET, evaluation, generation, training
+from prism.pipelines import CREDENTIALS_DATASET, evaluation, training
 from prism.pipelines.iterative.comparison import compare_episode, evaluate_base
+from prism.pipelines.iterative.new_samples import generate_episode_rollouts, select_new_samples
 from prism.pipelines.iterative.nodes import (
     check_generation_endpoints,
     check_iterative_inputs,
@@ -58,7 +60,6 @@ from prism.pipelines.iterative.nodes import (
     prepare_initial_dataset,
     record_run,
     sample_generation_priors,
-    select_new_samples,
 )
 from prism.pipelines.iterative.onpolicy import probe_student, train_episode
 from prism.pipelines.iterative.reports import (
@@ -258,7 +259,25 @@ def _episode(episode: int) -> Pipeline:
                 "generation_config",
                 name="episode_generation_config",
             ),
-            generation.create_pipeline().only_nodes("generate_rollouts"),
+            Node(
+                generate_episode_rollouts,
+                [
+                    "config",
+                    "generation_config",
+                    "collected_states",
+                    "training_data",
+                    "data_gen",
+                    "call_cache",
+                    CREDENTIALS_DATASET,
+                ],
+                [
+                    "generated_samples",
+                    "generated_failed",
+                    "generation_stats",
+                    "generated_scenes",
+                ],
+                name="generate_rollouts",
+            ),
             Node(
                 select_new_samples,
                 ["config", "generated_samples", "collected_states", "training_data"],
