@@ -58,6 +58,8 @@ class _FakeWandb(SimpleNamespace):
         self.Table = lambda columns, data: ("table", list(columns), [list(r) for r in data])
         self.plot = SimpleNamespace(line=lambda table, x, y, title: ("line", table, x, y, title))
         self.Settings = lambda **settings: SimpleNamespace(**settings)
+        self.setup_settings: list[Any] = []
+        self.setup = lambda settings: self.setup_settings.append(settings)
 
     def init(self, **kwargs: Any) -> _FakeRun:
         if self.fail:
@@ -191,6 +193,7 @@ def test_the_hook_logs_each_episode_at_its_step_offline_by_default(fake_wandb):
     assert run.init["mode"] == "offline" and run.init["name"] == "loop"
     assert run.init["project"] == "prism"
     assert run.init["settings"].silent  # the hook's line says where the run is
+    assert [settings.silent for settings in fake_wandb.setup_settings] == [True]
     assert run.init["config"]["training"]["hub_token"] == REDACTED
     assert run.init["config"]["generation"]["teacher"]["endpoint"]["credentials"] == REDACTED
     assert run.init["config"]["iterative"]["objective"] == "eval/mean_accuracy"
@@ -368,7 +371,7 @@ def test_wandb_speaks_when_its_own_variables_say_so(fake_wandb, monkeypatch):
     monkeypatch.setenv("WANDB_QUIET", "true")
     _start(WandbEpisodeHook(), _Catalog())
     (run,) = fake_wandb.runs
-    assert not run.init["settings"].silent
+    assert not run.init["settings"].silent and not fake_wandb.setup_settings
 
 
 # ------------------------------------------------------------------------ the episode line

@@ -301,13 +301,16 @@ class WandbEpisodeHook:
         try:
             import wandb
 
+            silent = _silent_wandb()
+            if silent:  # wandb's terminal is set up once per process, before init's settings
+                wandb.setup(settings=wandb.Settings(silent=True))
             self.run = wandb.init(
                 project=os.environ.get("WANDB_PROJECT") or "prism",
                 name=tracking.loop.name,
                 job_type="iterative",
                 config=self.config,
                 mode=mode,
-                settings=wandb.Settings(silent=_silent_wandb()),
+                settings=wandb.Settings(silent=silent),
             )
         except Exception as error:  # wandb missing, a bad mode, a service that fails to start
             self.run = None

@@ -49,6 +49,7 @@ def test_the_plan_measures_the_tiny_student_and_counts_the_work(tiny_base, tmp_p
     assert work["training_samples"] == math.ceil(0.9 * 66)
     assert (work["eval_tasks"], work["probe_tasks"]) == (6, 4)
     assert rates["tokens_per_second"] > 0 and rates["seconds_per_task"] > 0
+    assert rates["tail_seconds"] >= 0  # the slowest task of a batch, over the mean
     # the base's 6 tasks, then 3 x (6 eval + 4 probe) tasks: at least that many task-seconds
     assert plan["seconds"] >= 36 * rates["seconds_per_task"]
 

@@ -2,8 +2,9 @@
 
 The time comes from rates measured on this machine a moment before, not from a table: a few
 training steps of the student (:func:`prism.training.calibration.measure_training`, tokens
-per second) and the untuned base planning on the first eval tasks (seconds per closed-loop
-task, batched as the evaluation batches them). The work is counted from the configuration:
+per second) and the untuned base planning on the first batch of eval tasks (seconds per
+closed-loop task, batched as the evaluation batches them, and the wait for a stage's slowest
+task). The work is counted from the configuration:
 training tokens of every episode (the dataset grows by ``n_batch`` samples each), the eval
 tasks of every episode and of the untuned base, the probe tasks. Loading and saving models,
 the token metrics and the teacher's generation are not counted; the line says so.
@@ -11,20 +12,20 @@ the token metrics and the teacher's generation are not counted; the line says so
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import math
 import time
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from prism.evaluation.task_success import evaluate_planner
+from prism.evaluation.task_success import eval_sim, run_task
 from prism.formats.conversations import load_samples
 from prism.formats.eval_tasks import EvalSuite
 from prism.pipelines.evaluation.nodes import EvaluationConfig
 from prism.pipelines.iterative.comparison import untuned_student
 from prism.pipelines.iterative.config import IterativeConfig
-from prism.progress import format_duration
+from prism.progress import format_duration, progress_bar
 from prism.student.batching import batched_student
 from prism.student.prompt_format import get_format
 from prism.training.base_models import StudentBase
@@ -78,30 +79,35 @@ def plan_loop(
     """
     started = time.perf_counter()
     speed = measure_training(load_samples(list(samples), source="plan"), base, training)
-    closed_loop_tasks = _closed_loop_tasks(config, evaluation, eval_tasks)
-    task_seconds = _task_seconds(evaluation, eval_tasks, base) if closed_loop_tasks else None
+    stages = _closed_loop_stages(config, evaluation, eval_tasks)
+    closed_loop = _closed_loop_speed(evaluation, eval_tasks, base) if any(stages) else None
     work = _work(config, training, evaluation, len(samples), len(eval_tasks.tasks))
     seconds = None
     if speed is not None:
         train_tokens = work["training_samples"] * speed.tokens_per_sample
         seconds = train_tokens / speed.tokens_per_second
-        seconds += closed_loop_tasks * (task_seconds or 0.0)
+        if closed_loop is not None:
+            per_task, tail = closed_loop
+            seconds += sum(stages) * per_task + sum(1 for n in stages if n) * tail
     rates = {
         "tokens_per_second": speed.tokens_per_second if speed else None,
-        "seconds_per_task": task_seconds,
+        "seconds_per_task": closed_loop[0] if closed_loop else None,
+        "tail_seconds": closed_loop[1] if closed_loop else None,
         "measured_in": time.perf_counter() - started,
     }
     return {"work": work, "rates": rates, "seconds": seconds}
 
 
-def _closed_loop_tasks(
+def _closed_loop_stages(
     config: IterativeConfig, evaluation: EvaluationConfig, eval_tasks: EvalSuite
-) -> int:
-    """Closed-loop tasks of the whole run: the base's and every episode's eval tasks, the
-    probes (and the DAgger collection acting in the probe's worlds again)."""
+) -> list[int]:
+    """The tasks of each closed-loop stage of the run: the base's eval tasks, then each
+    episode's eval tasks and probe (and the DAgger collection acting in the probe's worlds)."""
     evaluated = len(eval_tasks.tasks) if evaluation.runs_tasks else 0
-    probes = config.probe_tasks * (1 if config.collection == "teacher" else 2)
-    return evaluated + config.n_episodes * (evaluated + probes)
+    episode = [evaluated, config.probe_tasks]
+    if config.collection != "teacher":
+        episode.append(config.probe_tasks)
+    return [evaluated, *episode * config.n_episodes]
 
 
 def _work(
@@ -127,11 +133,15 @@ def _work(
     }
 
 
-def _task_seconds(
+def _closed_loop_speed(
     evaluation: EvaluationConfig, eval_tasks: EvalSuite, base: StudentBase
-) -> float | None:
-    """Seconds per closed-loop task of the untuned base on the first batch of eval tasks,
-    planning as the evaluation plans (batched, the same turn limits and worlds)."""
+) -> tuple[float, float] | None:
+    """The untuned base on one batch of eval tasks planned together as the evaluation plans
+    them (batched, the same turn limits and worlds): seconds per task, and the tail of a stage.
+
+    A stage keeps a batch in flight, so it finishes a task every (mean task time) / (batch)
+    seconds, and then waits for its slowest task: the tail, (slowest - mean task time).
+    """
     closed_loop = evaluation.closed_loop()
     generation = evaluation.generation
     if closed_loop is None or generation is None or not eval_tasks.tasks:
@@ -141,22 +151,27 @@ def _task_seconds(
     prompt_format = get_format(student.metadata.get("prompt_format", "spine"))
     planner, batch = batched_student(student.model, student.tokenizer, prompt_format, options)
     n = min(batch, len(eval_tasks.tasks))
-    first = dataclasses.replace(
-        eval_tasks, tasks=eval_tasks.tasks[:n], task_graphs=eval_tasks.task_graphs[:n]
-    )
-    started = time.perf_counter()
-    with planner as batched:
-        evaluate_planner(
+
+    def timed(index: int) -> float:
+        started = time.perf_counter()
+        sim = eval_sim(eval_tasks, index, closed_loop.graph_unknown, generation.seed)
+        run_task(
             lambda _task, _sim: batched,
-            first,
-            graph_unknown=closed_loop.graph_unknown,
-            seed=generation.seed,
+            eval_tasks.tasks[index],
+            sim,
             max_iterations=closed_loop.max_iterations,
             max_attempts=closed_loop.max_attempts,
-            progress="measuring this machine's speed",
-            workers=batch,
         )
-    return (time.perf_counter() - started) / n
+        return time.perf_counter() - started
+
+    bar = progress_bar(n, "measuring this machine's speed", "task")
+    with planner as batched, bar, ThreadPoolExecutor(max_workers=n) as pool:
+        futures = [pool.submit(timed, i) for i in range(n)]
+        for future in futures:
+            future.add_done_callback(lambda _f: bar.update())
+        seconds = [future.result() for future in futures]
+    mean = sum(seconds) / len(seconds)
+    return mean / n, max(seconds) - mean
 
 
 def format_plan(
