@@ -1,5 +1,6 @@
 """Kedro hooks of the project: credentials for the endpoint nodes, the release of training
-checkpoints once a model is saved, and wandb for the iterative loop (:class:`WandbEpisodeHook`)."""
+checkpoints once a model is saved, the iterative loop's line after every episode
+(:class:`EpisodeProgressHook`) and wandb for the loop (:class:`WandbEpisodeHook`)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,13 @@ import json
 import logging
 import os
 import threading
+import time
+from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+import yaml
 from kedro.framework.hooks import hook_impl
 from kedro.io import CatalogProtocol
 
@@ -18,6 +22,28 @@ from prism.formats.json_io import write_json_atomic
 from prism.pipelines import CREDENTIALS_DATASET
 
 logger = logging.getLogger(__name__)
+
+
+class ProjectLoggingHook:
+    """Configure logging from the project's ``conf/logging.yml`` when Kedro started elsewhere.
+
+    Kedro reads ``conf/logging.yml`` from the working directory: a notebook in ``notebooks/``
+    (``%load_ext kedro.ipython``) or a ``kedro run`` from a subfolder got Kedro's own logging,
+    every INFO message. Once the context knows the project folder this hook applies the
+    project's file instead; ``KEDRO_LOGGING_CONFIG``, when set, is left to rule.
+    """
+
+    @hook_impl
+    def after_context_created(self, context: Any) -> None:
+        if os.environ.get("KEDRO_LOGGING_CONFIG"):
+            return
+        project = Path(context.project_path).resolve()
+        path = project / "conf" / "logging.yml"
+        if Path.cwd().resolve() == project or not path.is_file():
+            return  # Kedro has read it already, or there is none
+        from kedro.framework.project import configure_logging
+
+        configure_logging(yaml.safe_load(path.read_text(encoding="utf-8")))
 
 
 class EndpointCredentialsHook:
@@ -64,6 +90,64 @@ class TrainingCheckpointsHook:
         from prism.training.checkpoints import release_checkpoints
 
         release_checkpoints(self._catalog.load(folder))
+
+
+class EpisodeProgressHook:
+    """After every episode of the iterative loop, one line on the console: its task success
+    with the 95 % interval, its dataset, its time and about how long the rest will take
+    (:func:`~prism.pipelines.iterative.reports.format_episode_line`).
+
+    An episode's time is the time of the nodes of its namespace (``iterative.episode_N``); the
+    time left is the mean of the episodes done in this run times the episodes after this one.
+    The episode summaries are the datasets the catalog marks ``metadata: {wandb: episode}``.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._summaries: set[str] = set()
+        self._started: dict[str, float] = {}
+        self._seconds: dict[str, float] = defaultdict(float)
+        self._done: list[float] = []
+
+    @hook_impl
+    def before_pipeline_run(self, pipeline: Any, catalog: Any) -> None:
+        with self._lock:
+            roles = wandb_roles(pipeline.datasets(), catalog)
+            self._summaries = {name for name, role in roles.items() if role == WANDB_EPISODE}
+            self._started.clear()
+            self._seconds.clear()
+            self._done.clear()
+
+    @hook_impl
+    def before_node_run(self, node: Any) -> None:
+        if self._summaries:
+            with self._lock:
+                self._started[node.name] = time.perf_counter()
+
+    @hook_impl
+    def after_node_run(self, node: Any) -> None:
+        with self._lock:
+            started = self._started.pop(node.name, None)
+            if started is not None and node.namespace:
+                self._seconds[node.namespace] += time.perf_counter() - started
+
+    @hook_impl
+    def after_dataset_saved(self, dataset_name: str, data: Any, node: Any) -> None:
+        if dataset_name not in self._summaries:
+            return
+        from prism.pipelines.iterative.pipeline import episode_namespace
+        from prism.pipelines.iterative.reports import format_episode_line
+
+        with self._lock:
+            episode = int(data["episode"])
+            seconds = self._seconds.get(episode_namespace(episode), 0.0)
+            started = self._started.get(node.name) if node is not None else None
+            if started is not None:  # the summarizing node itself is still running
+                seconds += time.perf_counter() - started
+            self._done.append(seconds)
+            n_episodes = len(self._summaries)
+            left = sum(self._done) / len(self._done) * (n_episodes - episode)
+        logger.info("%s", format_episode_line(data, n_episodes, seconds, left))
 
 
 # ------------------------------------------------------------------------------------- wandb
@@ -250,6 +334,9 @@ class WandbEpisodeHook:
         try:
             import wandb
 
+            silent = _silent_wandb()
+            if silent:  # wandb's terminal is set up once per process, before init's settings
+                wandb.setup(settings=wandb.Settings(silent=True))
             self.run = wandb.init(
                 project=project,
                 name=tracking.loop.name,
@@ -258,6 +345,7 @@ class WandbEpisodeHook:
                 job_type="iterative",
                 config=self.config,
                 mode=mode,
+                settings=wandb.Settings(silent=silent),
             )
         except Exception as error:  # wandb missing, a bad mode, a service that fails to start
             self.run = None
@@ -270,13 +358,19 @@ class WandbEpisodeHook:
         self._held = set(held["episodes"]) if held else set()
         self._run_file, self._run_id, self._run_project = run_file, run_id, project
         self._save_run_file()
+        folder = getattr(self.run, "dir", None)  # the run's files/ folder
+        folder = os.path.dirname(folder) if isinstance(folder, str) else "its folder"
+        # offline, every start of a continued loop writes a folder of its own, all with this id
+        parts = os.path.join(os.path.dirname(folder), f"offline-run-*-{run_id}")
         logger.info(
-            "wandb: run %s, id %s (%s mode), one step per episode%s; the episodes' training "
-            "opens no run of its own",
+            "wandb: run %s, id %s (%s mode) in %s%s%s, one step per episode; the episodes' "
+            "training opens no run of its own",
             tracking.loop.name,
             run_id,
             mode,
+            folder,
             f", resumed after episode {max(self._held)}" if self._held else "",
+            f" (`wandb sync {parts}` uploads it)" if mode == "offline" else "",
         )
         for summary in saved:
             if int(summary["episode"]) in self._held:  # in the run already: only ranked
@@ -385,6 +479,13 @@ def _held_run(path: Path, project: str) -> dict[str, Any] | None:
             "wandb: %s not readable (%s: %s); a new run", path, type(error).__name__, error
         )
         return None
+
+
+def _silent_wandb() -> bool:
+    """wandb prints a screen when a run starts and one when it ends (sync hints, the history as
+    sparklines, ads for other products); the hook's own line says where the run is, so wandb
+    keeps silent unless ``WANDB_QUIET`` or ``WANDB_SILENT`` says how it should be."""
+    return not ({"WANDB_QUIET", "WANDB_SILENT"} & set(os.environ))
 
 
 def wandb_roles(datasets: Iterable[str], catalog: Any) -> dict[str, str]:

@@ -2,23 +2,42 @@
 
 import warnings
 
-from kedro.config import OmegaConfigLoader
-
-from prism.hooks import EndpointCredentialsHook, TrainingCheckpointsHook, WandbEpisodeHook
-from prism.pipelines.iterative import EpisodeCountHook
-
-# Kedro 1.7 calls omegaconf's deprecated register_new_resolver() on every run: not ours to fix,
-# and three screens of warnings bury what a run has to say.
+# Warnings no user of this project can act on, filtered before the imports that raise them:
+# - Kedro 1.7 calls omegaconf's deprecated register_new_resolver() on every run: not ours to
+#   fix, and three screens of warnings bury what a run has to say.
 warnings.filterwarnings("ignore", message=r"register_new_resolver\(\) is deprecated")
-# Raised inside transformers/peft on every LoRA setup; nothing a user of this project can change.
+# - raised inside transformers/peft on every LoRA setup.
 warnings.filterwarnings("ignore", message=r"`is_gradient_checkpointing` is deprecated")
+# - tqdm in a Jupyter kernel without ipywidgets, on importing tqdm.auto (transformers does):
+#   prism's progress bars are text bars there, which need no widgets (prism.progress).
+warnings.filterwarnings("ignore", message=r"IProgress not found", module=r"tqdm")
 
+from kedro.config import OmegaConfigLoader  # noqa: E402
+
+from prism.hooks import (  # noqa: E402
+    EndpointCredentialsHook,
+    EpisodeProgressHook,
+    ProjectLoggingHook,
+    TrainingCheckpointsHook,
+    WandbEpisodeHook,
+)
+from prism.pipelines.iterative import EpisodeCountHook  # noqa: E402
+from prism.progress import route_library_bars  # noqa: E402
+
+# transformers' own bars (one "Loading weights" bar per model load) as transient stages: gone
+# from a terminal once done, absent from a log unless slow.
+route_library_bars()
+
+# ProjectLoggingHook: conf/logging.yml also for a notebook in notebooks/ (Kedro looks for it in
+# the working directory). EpisodeProgressHook: the loop's line after every episode.
 # WandbEpisodeHook: the iterative loop's wandb run (offline unless WANDB_MODE says otherwise; off
 # with training.report_to=none or WANDB_MODE=disabled).
 HOOKS = (
+    ProjectLoggingHook(),
     EndpointCredentialsHook(),
     EpisodeCountHook(),
     TrainingCheckpointsHook(),
+    EpisodeProgressHook(),
     WandbEpisodeHook(),
 )
 

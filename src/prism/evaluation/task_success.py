@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from prism.formats.eval_tasks import EvalSuite
+from prism.progress import progress_bar
 from prism.seeding import derive_seed
 from prism.world.rollout import MAX_ATTEMPTS, MAX_ITERATIONS, Planner, run_rollout
 from prism.world.simulator import PartialObservationSim
@@ -130,7 +131,8 @@ def evaluate_planner(
         suite: the eval task file.
         graph_unknown: hidden fractions, cycled over the tasks.
         seed: seed of the hidden-node draws (same seed, same worlds for every planner).
-        progress: a progress-bar label, or None for no bar.
+        progress: a progress-bar label (:func:`prism.progress.progress_bar`), or None for
+            no bar.
         workers: tasks run at once, each in a thread (a student behind a
             :class:`~prism.student.batching.BatchingPlanner` then generates for all in one batch).
 
@@ -138,8 +140,6 @@ def evaluate_planner(
         The summary (:func:`summarize`) and one result per task (:func:`run_task`), in order.
     """
     from concurrent.futures import ThreadPoolExecutor
-
-    from tqdm.auto import tqdm
 
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
@@ -158,7 +158,7 @@ def evaluate_planner(
         return {"index": i, "graph_index": suite.task_graphs[i], **result}
 
     indices = range(len(suite.tasks))
-    bar = tqdm(total=len(indices), desc=progress, unit="task", disable=progress is None)
+    bar = progress_bar(len(indices), progress or "", "task", disable=progress is None)
     with bar, ThreadPoolExecutor(max_workers=workers) as pool:
         futures = [pool.submit(run, i) for i in indices]
         for future in futures:

@@ -17,8 +17,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from tqdm.auto import tqdm
-
 from prism.endpoint import EndpointError
 from prism.formats.conversations import sample_id
 from prism.formats.json_store import JsonStore
@@ -30,6 +28,7 @@ from prism.generation.target import (
     new_sample_ids,
     target_report,
 )
+from prism.progress import progress_bar
 from prism.scenes.base import GeneratedScene, SceneGenerator, SceneRequest
 from prism.seeding import derive_seed
 from prism.teachers.base import Teacher
@@ -443,7 +442,7 @@ def run_parallel(
     results: dict[str, dict[str, Any]] = {}
     with (
         ThreadPoolExecutor(max_workers=workers) as pool,
-        tqdm(total=len(keys), desc=what, unit=unit or what.rstrip("s")) as bar,
+        progress_bar(len(keys), what, unit or what.rstrip("s")) as bar,
     ):
         for key, result in zip(keys, pool.map(work, keys), strict=True):
             results[key] = result

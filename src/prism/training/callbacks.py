@@ -1,4 +1,4 @@
-"""The Trainer callbacks of prism's training runs: a quiet progress bar and a readable loss log.
+"""The Trainer callbacks of prism's training runs: one progress bar and a readable loss log.
 
 Used by the student's fine-tuning (:mod:`prism.training.fit`) and the planner base's
 pretraining (:mod:`prism.pretraining.pretrain`).
@@ -11,31 +11,52 @@ from typing import Any
 
 from transformers import ProgressCallback, TrainerCallback
 
+from prism.progress import progress_bar
+
 logger = logging.getLogger(__name__)
 
 
 class ProgressBarCallback(ProgressCallback):
-    """transformers' tqdm progress bar, without its printing of every log dict under the bar.
+    """One bar for a training run (:func:`prism.progress.progress_bar`: a tqdm bar on a
+    terminal, a log line every 30 s elsewhere), labelled with the run's name, its latest loss
+    beside it; a validation pass is a transient bar within it.
 
-    :class:`StepLogCallback` already puts each loss in the log, once and readable.
+    transformers' own callback prints every log dict under the bar; :class:`StepLogCallback`
+    puts the losses in the log instead.
     """
+
+    def on_train_begin(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+        if state.is_world_process_zero:
+            self.training_bar = progress_bar(
+                state.max_steps, f"training {args.run_name or 'the student'}", "step"
+            )
+        self.current_step = 0
+
+    def on_prediction_step(
+        self, args: Any, state: Any, control: Any, eval_dataloader: Any = None, **kw: Any
+    ) -> None:
+        if not state.is_world_process_zero or eval_dataloader is None:
+            return
+        if self.prediction_bar is None:
+            total = len(eval_dataloader) if hasattr(eval_dataloader, "__len__") else None
+            self.prediction_bar = progress_bar(total, "validation", "batch", leave=False)
+        self.prediction_bar.update(1)
 
     def on_log(
         self, args: Any, state: Any, control: Any, logs: dict | None = None, **kw: Any
     ) -> None:
-        return None
+        if state.is_world_process_zero and self.training_bar is not None and "loss" in (logs or {}):
+            self.training_bar.set_postfix(loss=f"{logs['loss']:.4f}", refresh=False)
 
 
 class StepLogCallback(TrainerCallback):
     """Write the training and validation losses to the Python log (Kedro's console and log file).
 
-    Every validation loss, and about ten training losses per run (the first, every tenth of the
-    steps, the last), are INFO; the other training losses are DEBUG. The progress bar shows the
-    run going, and ``training_metrics`` keeps every loss.
+    Every validation loss is INFO (before and after training: whether it learned); training
+    losses are DEBUG (``KEDRO_LOGGING_CONFIG=conf/logging_verbose.yml`` shows them): the
+    progress bar shows the run going with its latest loss, and ``training_metrics`` keeps every
+    loss.
     """
-
-    #: Training losses at INFO per run, about.
-    INFO_LINES = 10
 
     def on_log(
         self, args: Any, state: Any, control: Any, logs: dict | None = None, **kw: Any
@@ -43,11 +64,7 @@ class StepLogCallback(TrainerCallback):
         if not state.is_world_process_zero or not logs:
             return
         if "loss" in logs:
-            every = max(1, state.max_steps // self.INFO_LINES)
-            step = state.global_step
-            shown = step <= args.logging_steps or step % every == 0 or step == state.max_steps
-            logger.log(
-                logging.INFO if shown else logging.DEBUG,
+            logger.debug(
                 "step %d/%d  epoch %.2f  loss %.4f  lr %.2e",
                 state.global_step,
                 state.max_steps,

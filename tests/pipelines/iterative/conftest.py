@@ -11,7 +11,7 @@ import pytest
 
 from tests.conftest import copy_project
 from tests.pipelines.training.test_pipeline import TINY_PARAMS
-from tests.training.conftest import CONVERSATIONS
+from tests.training.conftest import CONVERSATIONS, tiny_base, tiny_base_dir  # noqa: F401 (fixtures)
 
 REPO = Path(__file__).resolve().parents[3]
 EVAL_FILE = "data/01_raw/eval_small.json"

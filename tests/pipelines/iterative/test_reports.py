@@ -14,6 +14,7 @@ from matplotlib.figure import Figure
 from prism.hooks import WandbEpisodeHook
 from prism.pipelines.iterative import IterativeConfig, IterativeConfigError
 from prism.pipelines.iterative.reports import (
+    format_episode_line,
     report_episodes,
     select_best_episode,
     summarize_episode,
@@ -238,6 +239,23 @@ def _wandb_hook() -> WandbEpisodeHook:
 
 
 @pytest.mark.slow
+def test_the_episode_line_says_the_success_with_its_interval_the_dataset_and_the_time():
+    summary = summarize_episode(
+        {}, _report(0.8), {}, [{}] * 30, [{}] * 3, PAIRED, BASE_EVALUATION, episode=2
+    )
+    summary["metrics"].update({"task/accuracy_low": 0.1, "task/accuracy_high": 0.45})
+    line = format_episode_line(summary, 5, seconds=192.4, left=576)
+    assert line == (
+        "episode 2/5 done in 3 min 12 s: task success 0.25 [0.10, 0.45] (base 0.10, teacher "
+        "1.00); trained on 30 samples, +3 -> 33; about 9 min 36 s left"
+    )
+    assert format_episode_line(summary, 2, 5, left=0).endswith("; the report follows")
+    assert format_episode_line(summary, 2, 5).endswith("+3 -> 33")  # no estimate
+    # the eval tasks skipped: the token accuracy instead
+    summary["metrics"] = {"eval/mean_accuracy": 0.8}
+    assert "eval/mean_accuracy 0.8 (no eval tasks)" in format_episode_line(summary, 2, 5)
+
+
 def test_the_tiny_loop_logs_to_an_offline_wandb_run_and_writes_its_report(
     project: Path, run_iterative, tmp_path, monkeypatch
 ):

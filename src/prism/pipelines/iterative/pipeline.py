@@ -25,7 +25,9 @@ Before the episodes: one node checks every parameter and input, one that the end
 or scene generator answers, and one records the run (``iterative_run.json``) and hands the
 checked configuration to every other node, so nothing is written before. Then one writes the
 initial dataset (``dataset_episode_0.json``, which is also episode 1's dataset), one prepares
-the student base all episodes share, one scores the teacher on the eval tasks, two evaluate
+the student base all episodes share, one measures this machine's speed on it and logs
+the plan with the time it should take (:mod:`~prism.pipelines.iterative.plan`), one scores the
+teacher on the eval tasks, two evaluate
 the untuned student base on the same tasks and worlds (namespace ``iterative.base``,
 ``base/evaluation_metrics.json`` and ``evaluation_tables.json``), and one makes
 ``iterative.tracking``, what the loop's wandb run is opened with. Each episode trains with its
@@ -62,6 +64,7 @@ from prism.pipelines.iterative.nodes import (
     sample_generation_priors,
 )
 from prism.pipelines.iterative.onpolicy import probe_student, train_episode
+from prism.pipelines.iterative.plan import announce_plan
 from prism.pipelines.iterative.reports import (
     log_episode_report,
     report_episodes,
@@ -75,6 +78,11 @@ from prism.pipelines.training.nodes import check_training_inputs
 NAMESPACE = "iterative"
 #: The untuned student base's evaluation, within the loop's namespace: ``iterative.base``.
 BASE_NAMESPACE = "base"
+
+#: The node that measures this machine and says the plan. Kedro runs the nodes that are ready
+#: together in the order of their names: this one sorts before the untuned base's evaluation
+#: (``iterative.base.evaluate_untuned_base``), so the plan comes before its minute of work.
+PLAN_NODE = "announce_plan"
 
 #: Inputs that every part of the loop shares, outside any namespace.
 SHARED_INPUTS = {
@@ -181,6 +189,19 @@ def _setup(n_episodes: int) -> Pipeline:
                 name="prepare_initial_dataset",
             ),
             base,
+            Node(
+                announce_plan,
+                [
+                    "config",
+                    "training_config",
+                    "evaluation_config",
+                    "first_dataset",
+                    "eval_tasks",
+                    "student_base",
+                ],
+                None,
+                name=PLAN_NODE,
+            ),
             evaluation.create_pipeline().only_nodes("score_teacher"),
             _base_evaluation(),
         ]

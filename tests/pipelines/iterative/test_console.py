@@ -1,0 +1,63 @@
+"""What ``kedro run --pipeline iterative`` prints, run as a user runs it (in a subprocess, its
+output a pipe, 80 columns): the plan, a line per stage and per episode, the table whole; no
+line per dataset or node unless ``KEDRO_LOGGING_CONFIG=conf/logging_verbose.yml`` asks."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.pipelines.iterative.test_cli import COMMAND, TINY
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+def _run(project: Path, **env: str) -> str:
+    params = ",".join(f"{k}={v}" for k, v in {**TINY, "n_episodes": 1}.items())
+    result = subprocess.run(
+        [*COMMAND, params],
+        cwd=project,
+        env={**os.environ, "KEDRO_DISABLE_TELEMETRY": "1", "WANDB_MODE": "disabled"}
+        | {"COLUMNS": "80", **env},
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-4000:]
+    return output
+
+
+@pytest.mark.slow
+def test_the_loop_prints_its_plan_its_stages_and_a_line_per_episode(project: Path):
+    for name in ("logging.yml", "logging_verbose.yml"):
+        shutil.copy(REPO / "conf" / name, project / "conf" / name)
+
+    quiet = _run(project)
+
+    lines = quiet.splitlines()
+    assert "Loading data from" not in quiet and "Saving data to" not in quiet
+    assert "Running node" not in quiet and "Completed 1 out of" not in quiet  # none per node
+    assert "\r" not in quiet  # no bar redrawn in a pipe: lines
+    (plan,) = [line for line in lines if " plan: 1 episode(s), each training 1 epochs" in line]
+    assert "Expected about" in plan and "measured just now" in plan
+    assert any(" training iterative_model_episode_1: " in line and "step" in line for line in lines)
+    assert any(" student on eval tasks: 3/3 (100 %)" in line for line in lines)
+    (episode,) = [line for line in lines if " episode 1/1 done in " in line]
+    assert "task success" in episode and "trained on" in episode and "the report follows" in episode
+    # the table is printed whole, one row a line, however narrow the terminal
+    header = next(i for i, line in enumerate(lines) if line.lstrip().startswith("episode dataset"))
+    assert "task/accuracy [95% CI]" in lines[header] and "vs previous" in lines[header]
+    assert lines[header + 1].split()[:1] == ["base"] and lines[header + 2].split()[:2] == ["*", "1"]
+    assert lines.index(plan) < lines.index(episode) < header
+
+    verbose = _run(project, KEDRO_LOGGING_CONFIG="conf/logging_verbose.yml")
+
+    assert "Loading data from" in verbose and "kedro.io.data_catalog" in verbose
+    assert " plan: 1 episode(s)" in verbose
+    assert len(verbose.splitlines()) > len(lines)  # though this run has only the report to do

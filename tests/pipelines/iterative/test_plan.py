@@ -1,0 +1,79 @@
+"""The loop's plan: its work counted from the configuration, its time from rates measured on the
+tiny student, said in one line before the untuned base's evaluation."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+from prism.formats.eval_tasks import read_eval_suite
+from prism.pipelines.evaluation.nodes import check_evaluation_inputs
+from prism.pipelines.iterative import IterativeConfig, create_pipeline
+from prism.pipelines.iterative.pipeline import PLAN_NODE
+from prism.pipelines.iterative.plan import format_plan, plan_loop
+from tests.conftest import CONVERSATIONS
+from tests.training.conftest import tiny_config
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+def test_the_plan_comes_before_the_untuned_bases_evaluation():
+    order = [node.name for node in create_pipeline(2).nodes]
+    plan = order.index(f"iterative.{PLAN_NODE}")
+    assert plan < order.index("iterative.base.evaluate_untuned_base")
+    assert plan > order.index("iterative.prepare_student_base")  # it measures that base
+    assert plan < min(i for i, name in enumerate(order) if name.endswith("train_student"))
+
+
+def test_the_plan_measures_the_tiny_student_and_counts_the_work(tiny_base, tmp_path):
+    suite_file = tmp_path / "eval.json"
+    suite_file.write_text(
+        json.dumps(json.loads((REPO / "data/01_raw/eval_tasks_1.json").read_text())[:2])
+    )
+    suite = read_eval_suite(suite_file)  # 6 tasks
+    evaluation = check_evaluation_inputs(
+        {"evaluators": ["token_metrics", "task_success"], "task_success": {"max_new_tokens": 4}},
+        {},
+        suite,
+    )
+    config = IterativeConfig(n_episodes=3, n_batch=2, probe_tasks=4)
+    samples = json.loads(CONVERSATIONS.read_text())[:20]
+    training = tiny_config(epochs=1)
+
+    plan = plan_loop(config, training, evaluation, samples, suite, tiny_base)
+
+    work, rates = plan["work"], plan["rates"]
+    assert (work["first_size"], work["last_size"], work["episodes"]) == (20, 24, 3)
+    # 20 + 22 + 24 samples, one epoch, 90 % of them trained on
+    assert work["training_samples"] == math.ceil(0.9 * 66)
+    assert (work["eval_tasks"], work["probe_tasks"]) == (6, 4)
+    assert rates["tokens_per_second"] > 0 and rates["seconds_per_task"] > 0
+    assert rates["tail_seconds"] >= 0  # the slowest task of a batch, over the mean
+    # the base's 6 tasks, then 3 x (6 eval + 4 probe) tasks: at least that many task-seconds
+    assert plan["seconds"] >= 36 * rates["seconds_per_task"]
+
+    line = format_plan(config, work, rates, plan["seconds"])
+    assert line.startswith(
+        "plan: 3 episode(s), each training 1 epochs on 20 -> 24 samples (+2 per episode), "
+        "6 eval tasks, 4 probe tasks; the untuned base first, on the 6 tasks. Expected about "
+    )
+    assert "on this machine (measured just now in " in line
+    assert "tokens/s" in line and "s per closed-loop task" in line
+    assert "not counted: loading and saving models" in line and "\n" not in line
+
+
+def test_without_eval_tasks_or_probe_only_training_is_measured(tiny_base, tmp_path):
+    suite = read_eval_suite(REPO / "data/01_raw/eval_tasks_1.json")
+    evaluation = check_evaluation_inputs(
+        {"evaluators": ["token_metrics", "task_success"], "skip_eval_tasks": True}, {}, suite
+    )
+    config = IterativeConfig(n_episodes=1, n_batch=5, probe_tasks=0, skip_eval_tasks=True)
+    samples = json.loads(CONVERSATIONS.read_text())[:8]
+
+    plan = plan_loop(config, tiny_config(epochs=2), evaluation, samples, suite, tiny_base)
+
+    assert plan["rates"]["seconds_per_task"] is None and plan["seconds"] > 0
+    line = format_plan(config, plan["work"], plan["rates"], plan["seconds"])
+    assert line.startswith("plan: 1 episode(s), each training 2 epochs on 8 samples (+5 per")
+    assert "eval tasks" not in line and "closed-loop" not in line
