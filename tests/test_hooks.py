@@ -18,12 +18,11 @@ from typing import Any
 
 import pytest
 
-from prism.hooks import (
+from prism.hooks import EpisodeProgressHook, ProjectLoggingHook
+from prism.hooks.wandb_run import (
     WANDB_EPISODE,
     WANDB_RUN,
     WANDB_RUN_SUMMARY,
-    EpisodeProgressHook,
-    ProjectLoggingHook,
     WandbEpisodeHook,
     wandb_roles,
 )

@@ -19,8 +19,8 @@ from prism.hooks import (  # noqa: E402
     EpisodeProgressHook,
     ProjectLoggingHook,
     TrainingCheckpointsHook,
-    WandbEpisodeHook,
 )
+from prism.hooks.wandb_run import WandbEpisodeHook  # noqa: E402
 from prism.pipelines.iterative import EpisodeCountHook  # noqa: E402
 from prism.progress import route_library_bars  # noqa: E402
 

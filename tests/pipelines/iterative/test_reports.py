@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
-from prism.hooks import WandbEpisodeHook
+from prism.hooks.wandb_run import WandbEpisodeHook
 from prism.pipelines.iterative import IterativeConfig, IterativeConfigError
 from prism.pipelines.iterative.reports import (
     format_episode_line,

@@ -37,7 +37,7 @@ their summaries: ``episode_metrics`` (a table, one row per episode, also logged)
 ``metrics_plot`` (loss, accuracy and task success per episode with its 95 % interval, the
 teacher's and the base's too) and
 ``dataset_growth_plot``. Every dataset is a catalog entry (``conf/base/catalog_iterative.yml``)
-under ``output_dir``; wandb logging is a hook's (:class:`prism.hooks.WandbEpisodeHook`), which
+under ``output_dir``; wandb logging is a hook's (:class:`prism.hooks.wandb_run.WandbEpisodeHook`), which
 finds the tracking and the summaries by their catalog ``metadata``.
 """
 

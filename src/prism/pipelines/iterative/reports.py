@@ -4,7 +4,7 @@ plots of all of them.
 :func:`summarize_episode` gathers what an episode did into one JSON record
 (``episode_N/episode_summary.json``): its metrics, its dataset's growth, its training and the
 per-sample metrics of every split. wandb logs that record as the episode's step
-(:class:`prism.hooks.WandbEpisodeHook`). After the last episode :func:`select_best_episode`
+(:class:`prism.hooks.wandb_run.WandbEpisodeHook`). After the last episode :func:`select_best_episode`
 ranks the episodes by the objective (``best_model`` links the best), and
 :func:`report_episodes` tabulates the records of every episode, prints the table with the
 success intervals and the paired comparisons, and plots them

@@ -1,6 +1,6 @@
 """What the iterative loop's wandb run is opened with: the ``iterative.tracking`` dataset.
 
-The loop logs to one wandb run (:class:`prism.hooks.WandbEpisodeHook`). The hook opens it when
+The loop logs to one wandb run (:class:`prism.hooks.wandb_run.WandbEpisodeHook`). The hook opens it when
 the ``loop_tracking`` node saves a :class:`LoopTracking`: the run's name and objective (the
 loop's configuration), whether the loop logs to wandb at all (its training ``report_to``), the
 configuration to log, every secret already redacted (:func:`scrub_secrets`), and the run's
