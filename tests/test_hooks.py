@@ -1,8 +1,5 @@
-"""The project's hooks. The wandb hook (``WandbEpisodeHook``) against a fake wandb: it knows the
-loop only by the catalog entries marked ``metadata: {wandb: ...}``, and logs each episode from its
-summary. The episode line (``EpisodeProgressHook``), from the same summaries and the times of the
-episodes' nodes. The project's logging configuration outside the project folder
-(``ProjectLoggingHook``).
+"""The project's wandb hook (``WandbEpisodeHook``) against a fake wandb: it knows the loop only by
+the catalog entries marked ``metadata: {wandb: ...}``, and logs each episode from its summary.
 
 The end-to-end run with a real offline wandb is in ``tests/pipelines/iterative/test_reports.py``.
 """
@@ -18,7 +15,6 @@ from typing import Any
 
 import pytest
 
-from prism.hooks import EpisodeProgressHook, ProjectLoggingHook
 from prism.hooks.wandb_run import (
     WANDB_EPISODE,
     WANDB_RUN,
@@ -441,82 +437,3 @@ def test_wandb_speaks_when_its_own_variables_say_so(fake_wandb, monkeypatch):
     _start(WandbEpisodeHook(), _Catalog())
     (run,) = fake_wandb.runs
     assert not run.init["settings"].silent and not fake_wandb.setup_settings
-
-
-# ------------------------------------------------------------------------ the episode line
-class _Node(SimpleNamespace):
-    pass
-
-
-def _node(episode: int, name: str) -> _Node:
-    namespace = f"iterative.episode_{episode}"
-    return _Node(name=f"{namespace}.{name}", namespace=namespace)
-
-
-def test_each_episode_ends_with_a_line_of_its_success_dataset_and_time(monkeypatch, caplog):
-    # per episode: train, evaluate, summarize (the summary is saved 1 s into it)
-    ticks = iter([0, 40, 40, 100, 100, 101, 101, 200, 260, 260, 261, 261, 262, 262])
-    monkeypatch.setattr("prism.hooks.time", SimpleNamespace(perf_counter=lambda: next(ticks)))
-    hook = EpisodeProgressHook()
-    hook.before_pipeline_run(_pipeline(), _Catalog())
-    with caplog.at_level(logging.INFO, logger="prism.hooks"):
-        for episode, size in ((1, 11), (2, 13)):
-            train, summarize = _node(episode, "train_student"), _node(episode, "summarize")
-            hook.before_node_run(train)
-            hook.after_node_run(train)
-            hook.before_node_run(_node(episode, "evaluate_student"))
-            hook.after_node_run(_node(episode, "evaluate_student"))
-            hook.before_node_run(summarize)
-            summary = _summary(episode, 0.5, size=size, new=2)
-            hook.after_dataset_saved(_summary_name(episode), summary, summarize)
-            hook.after_node_run(summarize)
-    first, second = [r.getMessage() for r in caplog.records]
-    # 3 episodes in the pipeline (MARKERS); episode 1 took 40 + 60 + 1 s, episode 2 60 + 1 + 1
-    assert first.startswith("episode 1/3 done in 1 min 41 s: task success 0.25")
-    assert "(base 0.00, teacher 1.00)" in first
-    assert "trained on 11 samples, +2 -> 13" in first
-    assert first.endswith("about 3 min 22 s left")  # 2 episodes at 101 s
-    assert second.startswith("episode 2/3 done in 1 min 02 s") and "trained on 13" in second
-    assert second.endswith("about 1 min 22 s left")  # 1 episode at the mean, 81.5 s
-
-
-def test_no_line_outside_the_loop(caplog):
-    hook = EpisodeProgressHook()
-    hook.before_pipeline_run(_pipeline("params:training", "training_data"), _Catalog())
-    with caplog.at_level(logging.INFO, logger="prism.hooks"):
-        hook.before_node_run(_Node(name="train_student", namespace=None))
-        hook.after_node_run(_Node(name="train_student", namespace=None))
-        hook.after_dataset_saved("training_metrics", {"steps": 3}, None)
-    assert not caplog.records
-
-
-# --------------------------------------------------------------------- project logging
-def test_the_project_logging_applies_outside_the_project_folder(tmp_path, monkeypatch):
-    from kedro.framework.project import LOGGING
-
-    project = tmp_path / "project"
-    (project / "conf").mkdir(parents=True)
-    (project / "notebooks").mkdir()
-    (project / "conf" / "logging.yml").write_text(
-        "version: 1\ndisable_existing_loggers: False\nloggers:\n  prism.test_hooks_probe:\n"
-        "    level: ERROR\n"
-    )
-    context = SimpleNamespace(project_path=project)
-    before = dict(LOGGING.data)
-    probe = logging.getLogger("prism.test_hooks_probe")
-    monkeypatch.delenv("KEDRO_LOGGING_CONFIG", raising=False)
-    try:
-        monkeypatch.chdir(project)  # Kedro read it already: nothing to do
-        ProjectLoggingHook().after_context_created(context)
-        assert probe.level == logging.NOTSET
-        monkeypatch.setenv("KEDRO_LOGGING_CONFIG", "elsewhere.yml")  # the user's choice rules
-        monkeypatch.chdir(project / "notebooks")
-        ProjectLoggingHook().after_context_created(context)
-        assert probe.level == logging.NOTSET
-        monkeypatch.delenv("KEDRO_LOGGING_CONFIG")
-        ProjectLoggingHook().after_context_created(context)  # a notebook in notebooks/
-        assert probe.level == logging.ERROR
-    finally:
-        probe.setLevel(logging.NOTSET)
-        if before:
-            LOGGING.configure(before)

@@ -14,12 +14,8 @@ warnings.filterwarnings("ignore", message=r"IProgress not found", module=r"tqdm"
 
 from kedro.config import OmegaConfigLoader  # noqa: E402
 
-from prism.hooks import (  # noqa: E402
-    EndpointCredentialsHook,
-    EpisodeProgressHook,
-    ProjectLoggingHook,
-    TrainingCheckpointsHook,
-)
+from prism.console import EpisodeProgressHook, ProjectLoggingHook  # noqa: E402
+from prism.hooks import EndpointCredentialsHook, TrainingCheckpointsHook  # noqa: E402
 from prism.hooks.wandb_run import WandbEpisodeHook  # noqa: E402
 from prism.pipelines.iterative import EpisodeCountHook  # noqa: E402
 from prism.progress import route_library_bars  # noqa: E402

@@ -84,6 +84,9 @@ BASE_NAMESPACE = "base"
 #: (``iterative.base.evaluate_untuned_base``), so the plan comes before its minute of work.
 PLAN_NODE = "announce_plan"
 
+#: The node that ends an episode: its summary (``episode_N/episode_summary.json``).
+SUMMARY_NODE = "summarize_episode"
+
 #: Inputs that every part of the loop shares, outside any namespace.
 SHARED_INPUTS = {
     name: name for name in ("held_out_data", "eval_tasks", "call_cache", CREDENTIALS_DATASET)
@@ -330,7 +333,7 @@ def _episode(episode: int) -> Pipeline:
                     "collection_report",
                 ],
                 "episode_summary",
-                name="summarize_episode",
+                name=SUMMARY_NODE,
             ),
         ]
     )
