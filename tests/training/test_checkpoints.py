@@ -112,8 +112,12 @@ def test_a_checkpoint_written_half_way_is_passed_over(tmp_path, caplog):
     (tmp_path / "checkpoint-2" / "trainer_state.json").write_text("{}")
     (tmp_path / "checkpoint-10").mkdir()  # killed while writing: no trainer_state.json yet
     (tmp_path / "checkpoint-x").mkdir()
+    for step, cut_short in ((6, ""), (8, '{"global_step": 8, "log_hi')):  # killed mid-write
+        (tmp_path / f"checkpoint-{step}").mkdir()
+        (tmp_path / f"checkpoint-{step}" / "trainer_state.json").write_text(cut_short)
     assert last_complete_checkpoint(tmp_path) == str(tmp_path / "checkpoint-2")
-    assert "checkpoint-10 was not written to the end" in caplog.text
+    for step in (10, 8, 6):
+        assert f"checkpoint-{step} was not written to the end" in caplog.text
     assert last_complete_checkpoint(tmp_path / "missing") is None
 
 

@@ -4,13 +4,14 @@ A training run writes its checkpoints into a folder named after a fingerprint of
 that decides its result (the samples of both splits, the configuration, the base), so a run
 started again with the same inputs resumes, and a run with other inputs never resumes a
 stranger's state. The Trainer writes a checkpoint's ``trainer_state.json`` last: a folder
-without it is one a killed run was still writing, and is passed over. The checkpoints are
+without it, or with one cut short, is one a killed run was still writing, and is passed over. The checkpoints are
 deleted only once the trained model has been saved (:func:`release_checkpoints`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import re
 import shutil
@@ -38,10 +39,20 @@ def last_complete_checkpoint(folder: str | Path) -> str | None:
         if match and path.is_dir():
             found.append((int(match.group(1)), path))
     for _, path in sorted(found, reverse=True):
-        if (path / TRAINER_STATE).is_file():
+        if _whole_json(path / TRAINER_STATE):
             return str(path)
         logger.warning("%s was not written to the end (a killed run?); passing it over", path)
     return None
+
+
+def _whole_json(path: Path) -> bool:
+    """``path`` holds a JSON document to its end: a kill can land while the Trainer writes
+    ``trainer_state.json`` (it writes in place), leaving it empty or cut short."""
+    try:
+        json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return True
 
 
 def remove_stale_runs(root: str | Path, keep: str | None = None) -> None:
