@@ -66,6 +66,14 @@ def test_the_fingerprint_ignores_reporting_but_not_the_recipe():
     assert base.fingerprint() != PretrainConfig.from_params({**TINY, "steps": 5}).fingerprint()
 
 
+def test_a_gpu_run_has_its_own_batch_and_checkpoints():
+    config = PretrainConfig.from_params({**TINY, "cuda_batch_size": 32})
+    assert (config.step_batch(cuda=False), config.step_batch(cuda=True)) == (4, 32)
+    assert config.fingerprint(cuda=True) != config.fingerprint(cuda=False)
+    # the CPU batch alone decides a CPU run: the GPU's does not change its checkpoints
+    assert config.fingerprint() == PretrainConfig.from_params(TINY).fingerprint()
+
+
 def test_turn_by_turn_encoding_equals_rendering_the_chat_template():
     documents = list(corpus(CorpusSpec(n_scenes=3, questions_per_drill=2)))
     tokenizer = train_tokenizer((m["content"] for d in documents for m in d), 400, 1024)
@@ -91,6 +99,8 @@ def test_a_tiny_run_trains_probes_checkpoints_and_resumes(tmp_path):
     config = PretrainConfig.from_params(TINY)
     bundle, metrics = pretrain(config, tmp_path)
     assert metrics["steps"] == 4 and metrics["resumed_from"] is None
+    assert metrics["device"] == "cpu" and metrics["step_batch"] == 4
+    assert metrics["tokens_per_second"] > 0
     assert [e["step"] for e in metrics["probe_history"]] == [2, 4]
     assert {"probe/lookup", "probe/neighbours", "probe/path", "probe/all"} <= set(metrics)
     assert bundle.metadata["prompt_format"] == "compact"

@@ -23,6 +23,7 @@ from transformers import (
     ProgressCallback,
     Trainer,
     TrainerCallback,
+    TrainerState,
     TrainingArguments,
 )
 
@@ -56,7 +57,9 @@ class PretrainConfig:
         corpus: what the corpus holds (:class:`~prism.pretraining.corpus.CorpusSpec`).
         model: the architecture (:class:`~prism.pretraining.model.ModelSpec`).
         steps: optimizer steps.
-        batch_size: documents per step.
+        batch_size: documents per step on the CPU.
+        cuda_batch_size: documents per step when a CUDA GPU trains (in bf16 where it has it):
+            a GPU is idle at the CPU's batch. The batch in use is part of the fingerprint.
         learning_rate: peak learning rate (linear warm-up, cosine decay to 10 %).
         warmup_steps: warm-up steps.
         weight_decay: AdamW weight decay.
@@ -74,6 +77,7 @@ class PretrainConfig:
     model: ModelSpec = field(default_factory=ModelSpec)
     steps: int = 3000
     batch_size: int = 16
+    cuda_batch_size: int = 64
     learning_rate: float = 2e-3
     warmup_steps: int = 100
     weight_decay: float = 0.01
@@ -86,7 +90,14 @@ class PretrainConfig:
     report_to: str = "wandb"
 
     def __post_init__(self) -> None:
-        for name in ("steps", "batch_size", "max_len", "probe_items", "checkpoint_every"):
+        for name in (
+            "steps",
+            "batch_size",
+            "cuda_batch_size",
+            "max_len",
+            "probe_items",
+            "checkpoint_every",
+        ):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise PretrainConfigError(
@@ -131,11 +142,22 @@ class PretrainConfig:
             raise PretrainConfigError(f"pretraining: {error}") from None
         return cls(corpus=spec, model=model, **params)
 
-    def fingerprint(self) -> str:
-        """Hash of everything that changes the result (not reporting or probing)."""
+    def step_batch(self, cuda: bool) -> int:
+        """Documents per optimizer step on this device (``cuda``: a CUDA GPU trains)."""
+        return self.cuda_batch_size if cuda else self.batch_size
+
+    def fingerprint(self, cuda: bool = False) -> str:
+        """Hash of everything that changes the result (not reporting or probing).
+
+        The batch is the one the device uses, so a CPU and a GPU run of one configuration keep
+        their checkpoints apart (and a CPU run's fingerprint is what it was before GPUs had
+        their own batch).
+        """
         data = asdict(self)
         for key in ("report_to", "probe_every", "probe_items", "checkpoint_every"):
             data.pop(key)
+        data["batch_size"] = self.step_batch(cuda)
+        data.pop("cuda_batch_size")
         return fingerprint(data, length=12)
 
 
@@ -192,6 +214,15 @@ def _fmt(scores: Mapping[str, float]) -> str:
     return ", ".join(f"{k.split('/')[-1]} {v:.0%}" for k, v in scores.items())
 
 
+def _tokens_seen(checkpoint: str | None) -> int:
+    """Tokens trained on before ``checkpoint`` (0 without one, or from before tokens were counted)."""
+    if checkpoint is None:
+        return 0
+    return TrainerState.load_from_json(
+        str(Path(checkpoint) / "trainer_state.json")
+    ).num_input_tokens_seen
+
+
 def pretrain(
     config: PretrainConfig, checkpoint_root: str | Path
 ) -> tuple[ModelBundle, dict[str, Any]]:
@@ -225,14 +256,22 @@ def pretrain(
         n_tokens / 1e6,
         config.steps,
     )
-    output_dir = Path(checkpoint_root) / config.fingerprint()
-    output_dir.mkdir(parents=True, exist_ok=True)
     cuda = torch.cuda.is_available()
+    bf16 = cuda and torch.cuda.is_bf16_supported()
+    batch = config.step_batch(cuda)
+    logger.info(
+        "Pretraining on %s: %d documents per step%s",
+        torch.cuda.get_device_name() if cuda else "the CPU",
+        batch,
+        ", bf16" if bf16 else "",
+    )
+    output_dir = Path(checkpoint_root) / config.fingerprint(cuda)
+    output_dir.mkdir(parents=True, exist_ok=True)
     args = TrainingArguments(
         output_dir=str(output_dir),
         run_name="planner-base",
         max_steps=config.steps,
-        per_device_train_batch_size=config.batch_size,
+        per_device_train_batch_size=batch,
         learning_rate=config.learning_rate,
         lr_scheduler_type="cosine_with_min_lr",
         lr_scheduler_kwargs={"min_lr_rate": 0.1},
@@ -250,8 +289,9 @@ def pretrain(
         train_sampling_strategy="group_by_length",
         remove_unused_columns=False,
         use_cpu=not cuda,
-        bf16=cuda and torch.cuda.is_bf16_supported(),
+        bf16=bf16,
         dataloader_num_workers=0,
+        include_num_input_tokens_seen="non_padding",  # for tokens/s
     )
     callback = _ProbeCallback(items, config.probe_every)
     trainer = ResumableTrainer(
@@ -269,8 +309,18 @@ def pretrain(
     if last:
         logger.info("Resuming pretraining from %s", last)
     train_started = time.perf_counter()
+    tokens_before = _tokens_seen(last)
     trainer.train(resume_from_checkpoint=last)
     train_seconds = time.perf_counter() - train_started
+    tokens_trained = trainer.state.num_input_tokens_seen - tokens_before
+    tokens_per_second = tokens_trained / max(train_seconds, 1e-9)
+    logger.info(
+        "Pretrained on %.1fM tokens in %.0f s: %.0f tokens/s on %s",
+        tokens_trained / 1e6,
+        train_seconds,
+        tokens_per_second,
+        "the GPU" if cuda else "the CPU",
+    )
     final = (
         callback.history[-1]
         if callback.history and callback.history[-1]["step"] == config.steps
@@ -296,11 +346,14 @@ def pretrain(
         "steps": config.steps,
         "resumed_from": last,
         "train_seconds": round(train_seconds, 1),
+        "tokens_per_second": round(tokens_per_second),
+        "device": "cuda" if cuda else "cpu",
+        "step_batch": batch,
         "total_seconds": round(time.perf_counter() - started, 1),
         "final_loss": losses[-1]["loss"] if losses else math.nan,
         "probe_history": probes,
         "loss_history": losses,
-        "fingerprint": config.fingerprint(),
+        "fingerprint": config.fingerprint(cuda),
         "config": asdict(config),
     }
     model = trainer.model
