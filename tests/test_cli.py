@@ -28,11 +28,13 @@ ENV = {
 
 
 def _prism(*args: str) -> subprocess.CompletedProcess[str]:
-    """``python -m prism ARGS`` in the project root, as the ``prism`` console script runs it."""
+    """``python -m prism ARGS`` in the project root, as the ``prism`` console script runs it,
+    with the verbose logging config: every log line there is, Kedro's first, and all of them
+    must reach stderr, not stdout."""
     return subprocess.run(
         [sys.executable, "-m", "prism", *args],
         cwd=REPO,
-        env=ENV,
+        env={**ENV, "KEDRO_LOGGING_CONFIG": str(REPO / "conf" / "logging_verbose.yml")},
         capture_output=True,
         text=True,
         timeout=300,
@@ -82,6 +84,7 @@ def test_prism_help_in_a_subprocess_lists_run_plugins_and_serve():
     for command in ("plugins", "run", "serve"):
         assert any(line.split()[:1] == [command] for line in result.stdout.splitlines()), command
     assert "as logging configuration" in result.stderr  # Kedro's log line, off stdout
+    assert "as logging configuration" not in result.stdout
 
 
 @pytest.mark.slow

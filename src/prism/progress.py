@@ -61,7 +61,15 @@ def progress_mode() -> str:
             )
         return mode
     interactive = sys.stderr is not None and sys.stderr.isatty()
-    return BARS if interactive or "ipykernel" in sys.modules else LINES
+    return BARS if interactive or _in_jupyter_kernel() else LINES
+
+
+def _in_jupyter_kernel() -> bool:
+    """This process is a Jupyter kernel's: IPython runs with a kernel's shell. (``ipykernel``
+    imported is not enough: a test run that executes a notebook imports it too.)"""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    return type(shell).__name__ == "ZMQInteractiveShell"
 
 
 def progress_bar(
