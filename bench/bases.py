@@ -73,7 +73,7 @@ def report(args: argparse.Namespace) -> None:
             f"the two sets of runs have other seeds: {names} vs {[p.name for p in second]}"
         )
     stages = {
-        "untuned": lambda run: base_outcomes(run),
+        "untuned": base_outcomes,
         "episode 1": lambda run: task_outcomes(run, 1),
     }
     folders = {"untuned": "base", "episode 1": "episode_1"}

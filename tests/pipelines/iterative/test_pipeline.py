@@ -472,12 +472,10 @@ def test_an_episode_makes_n_batch_new_samples_when_rollouts_fail(
     project, run_iterative, monkeypatch
 ):
     """n_batch means n_batch: the rollouts that failed are made up for by further scenes."""
-    from prism.pipelines.iterative import new_samples
+    from prism.pipelines.generation import nodes
 
-    build = new_samples.build_teacher
-    monkeypatch.setattr(
-        new_samples, "build_teacher", lambda *args: _FirstRolloutsFail(build(*args), 2)
-    )
+    build = nodes.build_teacher
+    monkeypatch.setattr(nodes, "build_teacher", lambda *args: _FirstRolloutsFail(build(*args), 2))
     run_iterative(probe_tasks=2)  # n_batch 2: one scene of 2 tasks, both failed
     out = project / OUTPUT
     assert len(sample_ids(out / "new_samples_episode_1.json")) == 2

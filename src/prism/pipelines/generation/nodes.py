@@ -3,7 +3,7 @@ generation library's results out (:mod:`prism.generation`)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from prism.formats.eval_tasks import EvalSuite
@@ -41,6 +41,9 @@ def generate_rollouts(
     rollout_store: JsonStore,
     call_cache: JsonStore,
     credentials: Mapping[str, Any],
+    *,
+    target: int | None = None,
+    known: Collection[str] = (),
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, Any], list[dict[str, Any]]]:
     """Generate ``n_samples`` scenes x ``n_tasks`` tasks and a teacher rollout for each
     (:func:`prism.generation.generate`).
@@ -51,6 +54,10 @@ def generate_rollouts(
             set of parameters; a rerun resumes from it.
         call_cache: on-disk cache of endpoint calls, so a rerun never pays twice.
         credentials: Kedro credentials (``conf/local/credentials.yml``) for endpoints.
+        target: passed rollouts to reach, not counting ``known`` ids: further scenes are
+            generated until then (:func:`prism.generation.generate`); ``None``: the scenes
+            the configuration holds, no more.
+        known: sample ids that do not count towards ``target``.
 
     Returns:
         The training samples (passed rollouts, canonical conversation format), the failed
@@ -63,6 +70,8 @@ def generate_rollouts(
         build_scene_generator(config, call_cache, credentials),
         build_teacher(config, call_cache, credentials),
         build_fallback(config),
+        target=target,
+        known=known,
     )
     return result.samples, result.failed, result.stats, result.scenes
 

@@ -17,14 +17,9 @@ from typing import Any
 
 from prism.formats.conversations import dedupe
 from prism.formats.json_store import JsonStore
-from prism.generation import (
-    GenerationConfig,
-    build_fallback,
-    build_scene_generator,
-    build_teacher,
-    generate,
-)
+from prism.generation import GenerationConfig
 from prism.generation.target import MAX_EXTRA_ROUNDS
+from prism.pipelines.generation.nodes import generate_rollouts
 from prism.pipelines.iterative.config import IterativeConfig
 
 logger = logging.getLogger(__name__)
@@ -58,16 +53,14 @@ def generate_episode_rollouts(
     """
     known = {s["id"] for s in samples}
     new_states = len({s["id"] for s in collected_states} - known)
-    result = generate(
+    return generate_rollouts(
         generation,
         rollout_store,
-        build_scene_generator(generation, call_cache, credentials),
-        build_teacher(generation, call_cache, credentials),
-        build_fallback(generation),
+        call_cache,
+        credentials,
         target=config.teacher_target(new_states),
         known=known,
     )
-    return result.samples, result.failed, result.stats, result.scenes
 
 
 def select_new_samples(
