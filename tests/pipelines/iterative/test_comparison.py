@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from prism.pipelines.evaluation.nodes import EvaluationConfig
@@ -56,10 +58,22 @@ def test_an_episode_is_compared_task_by_task_with_the_previous_one_and_the_base(
     assert comparison["episode"] == 3
 
 
-def test_episode_1_is_compared_with_the_base_both_ways():
-    comparison = compare_episode(EPISODE, BASE, BASE, episode=1)
+def test_episode_1_is_compared_with_the_base_both_ways(caplog):
+    with caplog.at_level(logging.INFO, logger="prism.pipelines.iterative.comparison"):
+        comparison = compare_episode(EPISODE, BASE, BASE, episode=1)
     assert comparison["previous"] == comparison["base"]
     assert comparison["previous"]["reference"] == "base"
+    # one console line for it, not one per reference
+    assert [r.getMessage().split(":")[0] for r in caplog.records] == ["episode 1 vs base"]
+
+
+def test_a_later_episode_logs_both_comparisons(caplog):
+    with caplog.at_level(logging.INFO, logger="prism.pipelines.iterative.comparison"):
+        compare_episode(EPISODE, PREVIOUS, BASE, episode=3)
+    assert [r.getMessage().split(":")[0] for r in caplog.records] == [
+        "episode 3 vs episode 2",
+        "episode 3 vs base",
+    ]
 
 
 def test_the_comparison_becomes_the_episodes_paired_metrics():

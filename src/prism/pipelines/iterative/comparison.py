@@ -172,9 +172,11 @@ def compare_episode(
         "previous": compare_tables(tables, previous_tables, previous),
         "base": compare_tables(tables, base_tables, BASE),
     }
+    logged = set()  # episode 1's previous is the base: one line for it
     for name in REFERENCES:
         figures = comparison[name]
-        if figures:
+        if figures and figures["reference"] not in logged:
+            logged.add(figures["reference"])
             logger.info(
                 "episode %d vs %s: %+d/-%d tasks, difference %+.3f, McNemar p %.3g",
                 episode,
