@@ -41,6 +41,6 @@ def test_a_training_run_is_one_bar_with_its_latest_loss(monkeypatch, caplog) -> 
                 callback.on_evaluate(args, state, None)
         callback.on_train_end(args, state, None)
     (line,) = [r.getMessage() for r in caplog.records]  # a short run: its last line only
-    assert line.startswith("training iterative_model_episode_1: 6/6 (100 %)")
+    assert line.startswith("training: 6/6 (100 %)")
     assert "step/s" in line or "s/step" in line
     assert line.endswith("loss=0.1667]")

@@ -304,7 +304,7 @@ def pretrain(
     )
     callback.trainer = trainer
     if trainer.pop_callback(ProgressCallback) is not None:
-        trainer.add_callback(ProgressBarCallback())
+        trainer.add_callback(ProgressBarCallback("pretraining"))
     last = last_complete_checkpoint(output_dir)
     if last:
         logger.info("Resuming pretraining from %s", last)

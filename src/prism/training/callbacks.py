@@ -18,18 +18,25 @@ logger = logging.getLogger(__name__)
 
 class ProgressBarCallback(ProgressCallback):
     """One bar for a training run (:func:`prism.progress.progress_bar`: a tqdm bar on a
-    terminal, a log line every 30 s elsewhere), labelled with the run's name, its latest loss
-    beside it; a validation pass is a transient bar within it.
+    terminal, a log line every 30 s elsewhere), its latest loss beside it; a validation pass is
+    a transient bar within it.
 
     transformers' own callback prints every log dict under the bar; :class:`StepLogCallback`
     puts the losses in the log instead.
+
+    Args:
+        desc: the bar's label. Short, as the line logged before the run names the model: at 80
+            columns a model's name (``iterative_model_episode_1``) left the bar one character
+            and cut its loss off.
     """
+
+    def __init__(self, desc: str = "training") -> None:
+        super().__init__()
+        self.desc = desc
 
     def on_train_begin(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
         if state.is_world_process_zero:
-            self.training_bar = progress_bar(
-                state.max_steps, f"training {args.run_name or 'the student'}", "step"
-            )
+            self.training_bar = progress_bar(state.max_steps, self.desc, "step")
         self.current_step = 0
 
     def on_prediction_step(

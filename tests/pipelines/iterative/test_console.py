@@ -46,13 +46,15 @@ def test_the_loop_prints_its_plan_its_stages_and_a_line_per_episode(project: Pat
     assert "\r" not in quiet  # no bar redrawn in a pipe: lines
     (plan,) = [line for line in lines if " plan: 1 episode(s), each training 1 epochs" in line]
     assert "Expected about" in plan and "measured just now" in plan
-    assert any(" training iterative_model_episode_1: " in line and "step" in line for line in lines)
+    (named,) = [line for line in lines if " Training iterative_model_episode_1 (" in line]
+    assert any(" training: " in line and "step" in line for line in lines[lines.index(named) :])
     assert any(" student on eval tasks: 3/3 (100 %)" in line for line in lines)
     (episode,) = [line for line in lines if " episode 1/1 done in " in line]
     assert "task success" in episode and "trained on" in episode and "the report follows" in episode
     # the table is printed whole, one row a line, however narrow the terminal
-    header = next(i for i, line in enumerate(lines) if line.lstrip().startswith("episode dataset"))
-    assert "task/accuracy [95% CI]" in lines[header] and "vs previous" in lines[header]
+    header = next(i for i, line in enumerate(lines) if line.lstrip().startswith("episode samples"))
+    assert "success [95% CI]" in lines[header] and "vs previous" in lines[header]
+    assert " iterative: episodes (* the best; the teacher solves " in lines[header - 1]
     assert lines[header + 1].split()[:1] == ["base"] and lines[header + 2].split()[:2] == ["*", "1"]
     assert lines.index(plan) < lines.index(episode) < header
 

@@ -148,17 +148,9 @@ def test_report_episodes_tabulates_one_row_per_episode_and_plots():
     assert pd.isna(table["eval/mean_accuracy"].iloc[2])
     assert isinstance(metrics_plot, Figure) and isinstance(growth_plot, Figure)
     lines = text.splitlines()
-    assert lines[0].split() == [
-        "episode",
-        "dataset_size",
-        "new_samples",
-        "eval/mean_accuracy",
-        "task/accuracy",
-        "[95%",
-        "CI]",
-        "teacher/task_accuracy",
-    ]
-    assert lines[2].split()[:2] == ["*", "2"] and lines[3].split()[-1] == "-"
+    assert lines[0] == "episodes (* the best; the teacher solves 1.00 of the tasks)"
+    assert " ".join(lines[1].split()) == "episode samples new token acc success [95% CI]"
+    assert lines[3].split()[:2] == ["*", "2"] and lines[4].split()[-1] == "-"
     with pytest.raises(
         ValueError, match=r"expected the summaries of episodes 1 to 2, got \[1, 3\]"
     ):
@@ -184,32 +176,26 @@ def test_the_report_shows_the_intervals_the_base_and_the_paired_comparisons():
     summary = {"best_episode": 2, "objective": "task/accuracy", "objective_type": "max"}
     _, _, _, text = report_episodes(summary, *_episodes_with_intervals())
     lines = text.splitlines()
-    assert lines[0].split() == [
-        "episode",
-        "dataset_size",
-        "new_samples",
-        "task/accuracy",
-        "[95%",
-        "CI]",
-        "teacher/task_accuracy",
-        "vs",
-        "previous",
-        "vs",
-        "base",
-    ]
-    assert lines[1].split() == ["base", "-", "-", "0.10", "[0.05,", "0.20]", "-", "-", "-"]
+    assert lines[0] == "episodes (* the best; the teacher solves 0.98 of the tasks)"
+    assert " ".join(lines[1].split()) == "episode samples new success [95% CI] vs previous vs base"
+    assert lines[2].split() == ["base", "-", "-", "0.10", "[0.05,", "0.20]", "-", "-"]
     assert (
-        lines[2].split()
-        == ["1", "10", "1", "0.30", "[0.20,", "0.42]", "0.98"]
-        + [
-            "+7/-0",
-            "+0.350",
-            "p=0.016",
-        ]
-        * 2
+        lines[3].split() == ["1", "10", "1", "0.30", "[0.20,", "0.42]"] + ["+7/-0", "p=0.016"] * 2
     )
-    assert lines[3].split()[:7] == ["*", "2", "10", "1", "0.50", "[0.38,", "0.62]"]
-    assert lines[3].split()[8:11] == ["+5/-1", "+0.200", "p=0.22"]
+    assert lines[4].split()[:7] == ["*", "2", "10", "1", "0.50", "[0.38,", "0.62]"]
+    assert lines[4].split()[7:9] == ["+5/-1", "p=0.22"]
+    assert max(len(line) for line in lines) <= 80  # an 80-column terminal does not wrap it
+
+
+def test_a_teacher_that_differs_between_episodes_gets_a_column():
+    summary = {"best_episode": 2, "objective": "task/accuracy", "objective_type": "max"}
+    episodes = _episodes_with_intervals()
+    episodes[1]["metrics"]["teacher/task_accuracy"] = 0.9
+    _, _, _, text = report_episodes(summary, *episodes)
+    lines = text.splitlines()
+    assert lines[0] == "episodes (* the best)"
+    assert lines[1].split()[6] == "teacher"
+    assert lines[3].split()[6] == "0.98" and lines[4].split()[:8:7] == ["*", "0.9"]
 
 
 def test_the_task_success_plot_has_wilson_error_bars_and_the_teacher_and_base_lines():

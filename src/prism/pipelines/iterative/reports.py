@@ -260,28 +260,35 @@ def report_episodes(
 
 
 def format_episode_report(table: pd.DataFrame, summary: Mapping[str, Any]) -> str:
-    """The table's main columns as aligned text, the best episode marked ``*``: dataset sizes,
-    the objective, the closed-loop success of the student with its 95 % interval and the
-    teacher's, and the paired comparisons with the previous episode and the untuned base
-    (``+gained/-lost difference p=McNemar``). When the base was evaluated, a first row
-    ``base`` shows its success."""
+    """The table's main columns as aligned text that fits 80 columns, the best episode marked
+    ``*``: the samples each episode trained on and the new ones it added, the objective (when it
+    is not the closed-loop success; ``eval/mean_accuracy`` reads ``token acc``), the
+    student's closed-loop success with its 95 % interval, and the paired comparisons with the
+    previous episode and the untuned base (``+gained/-lost p=McNemar``). When the base was
+    evaluated, a first row ``base`` shows its success. The teacher's success, the same for
+    every episode as it is scored once, is the first line's; a teacher that differs between
+    episodes gets a column.
+
+    The full table, every metric under its own name, is ``iterative_metrics.csv``.
+    """
     objective = summary.get("objective")
     shown = pd.DataFrame(
         {
             "": ["*" if best else "" for best in table["best"]],
             "episode": [str(n) for n in table["episode"]],
-            "dataset_size": [str(n) for n in table["dataset_size"]],
-            "new_samples": [str(n) for n in table["new_samples"]],
+            "samples": [str(n) for n in table["dataset_size"]],
+            "new": [str(n) for n in table["new_samples"]],
         }
     )
     for column in dict.fromkeys(c for c in (objective, "eval/mean_accuracy") if c in table):
         if column != "task/accuracy":
-            shown[column] = [_number(v) for v in table[column]]
+            shown[SHORT_NAMES.get(column, column)] = [_number(v) for v in table[column]]
     rows = table.to_dict("records")
     if "task/accuracy" in table:
         shown[TASK_COLUMN] = [_rate(row, "task/accuracy") for row in rows]
-    if "teacher/task_accuracy" in table:
-        shown["teacher/task_accuracy"] = [_number(v) for v in table["teacher/task_accuracy"]]
+    teacher = [v for v in table.get("teacher/task_accuracy", []) if is_finite_number(v)]
+    if len(set(teacher)) > 1:
+        shown["teacher"] = [_number(v) for v in table["teacher/task_accuracy"]]
     for name in REFERENCES:
         if f"paired/{name}/difference" in table:
             shown[f"vs {name}"] = [_paired(row, name) for row in rows]
@@ -292,7 +299,10 @@ def format_episode_report(table: pd.DataFrame, summary: Mapping[str, Any]) -> st
         first = dict.fromkeys(shown.columns, "-")
         first.update({"": "", "episode": "base", TASK_COLUMN: _rate(base, "base/task_accuracy")})
         shown = pd.concat([pd.DataFrame([first]), shown], ignore_index=True)
-    return shown.to_string(index=False)
+    title = "episodes (* the best"
+    if len(set(teacher)) == 1:
+        title += f"; the teacher solves {teacher[0]:.2f} of the tasks"
+    return f"{title})\n{shown.to_string(index=False)}"
 
 
 def format_episode_line(
@@ -330,8 +340,11 @@ def format_episode_line(
     return line
 
 
-#: The report's column of the student's closed-loop success and its interval.
-TASK_COLUMN = "task/accuracy [95% CI]"
+#: The report's column of the student's closed-loop success (``task/accuracy``) and its interval.
+TASK_COLUMN = "success [95% CI]"
+
+#: The report's headers for metrics whose names would widen it past 80 columns.
+SHORT_NAMES = {"eval/mean_accuracy": "token acc"}
 
 
 def _number(value: Any) -> str:
@@ -349,13 +362,13 @@ def _rate(row: Mapping[str, Any], name: str) -> str:
 
 
 def _paired(row: Mapping[str, Any], name: str) -> str:
-    """``+12/-3 +0.071 p=0.035``: tasks gained and lost against reference ``name``, the
-    difference of the success rates, the McNemar p-value."""
-    figures = [row.get(f"paired/{name}/{f}") for f in ("gained", "lost", "difference", "p_value")]
+    """``+12/-3 p=0.035``: tasks gained and lost against reference ``name`` and the McNemar
+    p-value (the difference of the rates is the success column's)."""
+    figures = [row.get(f"paired/{name}/{f}") for f in ("gained", "lost", "p_value")]
     if any(_number(v) == "-" for v in figures):
         return "-"
-    gained, lost, difference, p_value = figures
-    return f"+{gained:.0f}/-{lost:.0f} {difference:+.3f} p={p_value:.2g}"
+    gained, lost, p_value = figures
+    return f"+{gained:.0f}/-{lost:.0f} p={p_value:.2g}"
 
 
 def log_episode_report(report: str) -> None:
@@ -365,7 +378,7 @@ def log_episode_report(report: str) -> None:
     continued with more episodes (``only_missing_outputs``) rewrites the table and the plots
     instead of keeping the earlier run's.
     """
-    logger.info("iterative: episodes (* the best)\n%s", report)
+    logger.info("iterative: %s", report)
 
 
 def tabulate_episodes(
