@@ -1,14 +1,23 @@
 """The console's hooks: the line after every episode of the loop (``EpisodeProgressHook``, from
 the episode's summary and the times of its nodes) and the project's logging configuration when
-Kedro starts outside the project folder (``ProjectLoggingHook``)."""
+Kedro starts outside the project folder (``ProjectLoggingHook``), and a user's error said once
+(``quiet_user_errors``)."""
 
 from __future__ import annotations
 
 import logging
 from types import SimpleNamespace
 
-from prism.console import EpisodeProgressHook, ProjectLoggingHook
-from prism.pipelines.iterative import create_pipeline
+import pytest
+
+from prism.console import (
+    KEDRO_FAILURE_LOGGERS,
+    EpisodeProgressHook,
+    ProjectLoggingHook,
+    quiet_user_errors,
+    user_error_message,
+)
+from prism.pipelines.iterative import IterativeConfigError, create_pipeline
 from prism.pipelines.iterative.reports import summarize_episode
 
 REPORT = {"metrics": {"task/accuracy": 0.25, "teacher/task_accuracy": 1.0}, "errors": {}}
@@ -92,3 +101,45 @@ def test_the_project_logging_applies_outside_the_project_folder(tmp_path, monkey
         probe.setLevel(logging.NOTSET)
         if before:
             LOGGING.configure(before)
+
+
+def _run_failing_node(error: Exception) -> None:
+    from kedro.io import DataCatalog
+    from kedro.pipeline import Pipeline, node
+    from kedro.runner import SequentialRunner
+
+    def fail() -> int:
+        raise error
+
+    SequentialRunner().run(Pipeline([node(fail, None, "out", name="fail")]), DataCatalog())
+
+
+def _kedro_failure_lines(caplog, error: Exception) -> list[str]:
+    quiet_user_errors()
+    quiet_user_errors()  # once is enough: no second filter
+    assert all(len(logging.getLogger(n).filters) == 1 for n in KEDRO_FAILURE_LOGGERS)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING), pytest.raises(type(error)):
+        _run_failing_node(error)
+    return [r.getMessage() for r in caplog.records if r.name.startswith("kedro.")]
+
+
+def test_a_users_error_is_left_to_the_command_line_to_say_once(caplog, monkeypatch):
+    monkeypatch.delenv("PRISM_TRACEBACK", raising=False)
+    error = IterativeConfigError("n_batch must be at least 1")
+    assert _kedro_failure_lines(caplog, error) == []
+    assert user_error_message(error) == "IterativeConfigError: n_batch must be at least 1"
+
+
+def test_a_bugs_error_keeps_kedros_lines(caplog, monkeypatch):
+    monkeypatch.delenv("PRISM_TRACEBACK", raising=False)
+    lines = _kedro_failure_lines(caplog, ValueError("a bug"))
+    assert any("failed with error" in line and "a bug" in line for line in lines)
+    assert any("No nodes ran" in line for line in lines)
+    assert user_error_message(ValueError("a bug")) is None
+
+
+def test_prism_traceback_keeps_kedros_lines_for_a_users_error_too(caplog, monkeypatch):
+    monkeypatch.setenv("PRISM_TRACEBACK", "1")
+    lines = _kedro_failure_lines(caplog, IterativeConfigError("n_batch must be at least 1"))
+    assert any("failed with error" in line for line in lines)

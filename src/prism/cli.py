@@ -8,8 +8,9 @@ logs on stderr (:func:`logs_to_stderr`), so stdout holds only what a command pri
 Kedro prints a full traceback for any exception a node raises. For errors this project raises on
 purpose — a wrong parameter, a malformed file, an endpoint without a key — the message already
 names the file, sample or field and the fix; the traceback only buries it. Those are printed as
-one line (set ``PRISM_TRACEBACK=1`` to see the traceback anyway); anything else, a bug, keeps its
-traceback.
+one line (:func:`prism.console.user_error_message`; set ``PRISM_TRACEBACK=1`` to see the
+traceback anyway), and Kedro's own lines about them are dropped
+(:func:`prism.console.quiet_user_errors`); anything else, a bug, keeps its traceback.
 """
 
 from __future__ import annotations
@@ -17,28 +18,14 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
 import sys
 from typing import Any
 
 import click
 from kedro.framework.cli.project import run as kedro_run
-from kedro.io import DatasetError
 
+from prism.console import user_error_message
 from prism.plugins import describe_plugins
-
-
-def is_user_error(error: BaseException) -> bool:
-    """Errors whose message is the whole story: ours, and Kedro's dataset (file) errors."""
-    return type(error).__module__.startswith("prism.") or isinstance(error, DatasetError)
-
-
-def user_error_message(error: BaseException) -> str | None:
-    """``"<Type>: <message>"`` for an error to print as one line instead of a traceback, or
-    ``None`` for a bug (or when ``PRISM_TRACEBACK`` asks for tracebacks)."""
-    if is_user_error(error) and not os.environ.get("PRISM_TRACEBACK"):
-        return f"{type(error).__name__}: {error}"
-    return None
 
 
 def logs_to_stderr() -> None:

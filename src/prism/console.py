@@ -1,5 +1,5 @@
-"""The console of a run: the project's logging configuration wherever Kedro starts, and the
-iterative loop's line after every episode.
+"""The console of a run: the project's logging configuration wherever Kedro starts, the
+iterative loop's line after every episode, and a user's error said once.
 
 Kedro hooks (registered in ``settings.py``); what is logged and how it looks is
 ``conf/logging.yml``'s, the progress bars of the stages :mod:`prism.progress`'s.
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import threading
 import time
 from collections import defaultdict
@@ -18,11 +19,67 @@ from typing import Any
 import yaml
 from kedro.framework.hooks import hook_impl
 from kedro.framework.project import configure_logging
+from kedro.io import DatasetError
 
 from prism.pipelines.iterative.pipeline import NAMESPACE, SUMMARY_NODE
 from prism.pipelines.iterative.reports import format_episode_line
 
 logger = logging.getLogger(__name__)
+
+#: Kedro's loggers that repeat a node's error: the node's, with the node's whole signature and
+#: the message, and the runners', with "No nodes ran. Repeat the previous command" or the
+#: ``--from-nodes`` to resume from (a prism loop resumes by running the same command again).
+KEDRO_FAILURE_LOGGERS = (
+    "kedro.pipeline.node",
+    "kedro.runner.runner",
+    "kedro.runner.sequential_runner",
+    "kedro.runner.thread_runner",
+    "kedro.runner.parallel_runner",
+)
+
+
+def is_user_error(error: BaseException | None) -> bool:
+    """Errors whose message is the whole story: prism's own (a wrong parameter, a malformed
+    file, an endpoint without a key: each names the file, sample or field and the fix) and
+    Kedro's dataset (file) errors."""
+    if error is None:
+        return False
+    return type(error).__module__.startswith("prism.") or isinstance(error, DatasetError)
+
+
+def user_error_message(error: BaseException) -> str | None:
+    """``"<Type>: <message>"`` for an error to print as one line instead of a traceback, or
+    ``None`` for a bug (or when ``PRISM_TRACEBACK`` asks for tracebacks)."""
+    if is_user_error(error) and not os.environ.get("PRISM_TRACEBACK"):
+        return f"{type(error).__name__}: {error}"
+    return None
+
+
+class UserErrorEchoFilter(logging.Filter):
+    """Drop Kedro's warnings and errors logged while a user's error is being handled.
+
+    Kedro logs a node's error where it catches it, and its runner then logs how to resume; the
+    command line (``prism``/``kedro run``, the seed's script) then prints the error itself, as
+    one line. Kedro logs both from within its ``except`` block, so the error being handled
+    (:func:`sys.exc_info`) says which they are. A bug's records stay, and so does its traceback.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING or os.environ.get("PRISM_TRACEBACK"):
+            return True
+        return not is_user_error(sys.exc_info()[1])
+
+
+def quiet_user_errors() -> None:
+    """Put :class:`UserErrorEchoFilter` on :data:`KEDRO_FAILURE_LOGGERS`, once.
+
+    A logger's filters, unlike its handlers, survive a logging configuration applied later
+    (Kedro's, or :class:`ProjectLoggingHook`'s).
+    """
+    for name in KEDRO_FAILURE_LOGGERS:
+        kedro_logger = logging.getLogger(name)
+        if not any(isinstance(f, UserErrorEchoFilter) for f in kedro_logger.filters):
+            kedro_logger.addFilter(UserErrorEchoFilter())
 
 
 class ProjectLoggingHook:

@@ -14,7 +14,7 @@ warnings.filterwarnings("ignore", message=r"IProgress not found", module=r"tqdm"
 
 from kedro.config import OmegaConfigLoader  # noqa: E402
 
-from prism.console import EpisodeProgressHook, ProjectLoggingHook  # noqa: E402
+from prism.console import EpisodeProgressHook, ProjectLoggingHook, quiet_user_errors  # noqa: E402
 from prism.hooks import EndpointCredentialsHook, TrainingCheckpointsHook  # noqa: E402
 from prism.hooks.wandb_run import WandbEpisodeHook  # noqa: E402
 from prism.pipelines.iterative import EpisodeCountHook  # noqa: E402
@@ -23,6 +23,9 @@ from prism.progress import route_library_bars  # noqa: E402
 # transformers' own bars (one "Loading weights" bar per model load) as transient stages: gone
 # from a terminal once done, absent from a log unless slow.
 route_library_bars()
+# A wrong parameter or a malformed file is said once, by the command line, as one line: not
+# also by Kedro's node and runner loggers, with the node's signature and "--from-nodes" advice.
+quiet_user_errors()
 
 # ProjectLoggingHook: conf/logging.yml also for a notebook in notebooks/ (Kedro looks for it in
 # the working directory). EpisodeProgressHook: the loop's line after every episode.

@@ -239,7 +239,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the loop; 0 on success, 1 on a wrong value or missing file, 130 when interrupted (a
     wrong command line exits 2 before: :meth:`_Parser.error`)."""
     args = build_parser().parse_args(argv)
-    from prism.cli import user_error_message
+    from prism.console import user_error_message
 
     try:
         result = pipeline_from_args(args).run_pipeline()

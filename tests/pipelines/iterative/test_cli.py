@@ -142,5 +142,8 @@ def test_bad_input_is_one_line_exit_1_and_writes_nothing(project: Path, params: 
     assert "Traceback" not in output and "╭" not in output  # no rich traceback either
     last = result.stderr.strip().splitlines()[-1]
     assert re.fullmatch(rf"Error: {message}.*", last), last
+    # said once: not also by Kedro's node ("failed with error") and runner ("No nodes ran")
+    assert len(re.findall(message.split(":", 1)[1][:30], output)) == 1, output
+    assert "No nodes ran" not in output
     assert sorted(p.name for p in (project / "output").iterdir()) == ["run.txt"]
     assert not (project / "data/02_intermediate").exists()
