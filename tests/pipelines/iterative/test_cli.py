@@ -39,6 +39,7 @@ TINY = {
 }
 COMMAND = [sys.executable, "-m", "kedro", "run", "--pipeline", "iterative", "--params"]
 ENV = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "1", "WANDB_MODE": "disabled"}
+REPO = Path(__file__).resolve().parents[3]
 
 
 @pytest.mark.slow
@@ -72,7 +73,8 @@ def test_a_run_killed_in_episode_2_finishes_with_the_same_command(project: Path)
     result = subprocess.run(
         [*COMMAND, params],
         cwd=project,
-        env=ENV,
+        # the project's console: plain lines, one a message (Kedro's own is rich's columns)
+        env={**ENV, "KEDRO_LOGGING_CONFIG": str(REPO / "conf/logging.yml")},
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
@@ -80,6 +82,10 @@ def test_a_run_killed_in_episode_2_finishes_with_the_same_command(project: Path)
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "Resuming the training of" in result.stdout + result.stderr  # not from step 0
+    # the plan is what is left: episode 2, without the base's evaluation (done)
+    (plan,) = [line for line in result.stdout.splitlines() if " plan: " in line]
+    assert " plan: 2 episode(s), 1 done before: episode 2 left, each training 1 epochs" in plan
+    assert "untuned base" not in plan
     assert "deprecated" not in result.stdout + result.stderr  # --pipeline is ours to accept
     assert not checkpoints.exists(), "the checkpoints go once the model is saved"
     assert (out / "iterative_model_episode_1" / "prism_model.json").stat().st_mtime_ns == model_1

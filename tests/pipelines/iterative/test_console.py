@@ -61,5 +61,5 @@ def test_the_loop_prints_its_plan_its_stages_and_a_line_per_episode(project: Pat
     verbose = _run(project, KEDRO_LOGGING_CONFIG="conf/logging_verbose.yml")
 
     assert "Loading data from" in verbose and "kedro.io.data_catalog" in verbose
-    assert " plan: 1 episode(s)" in verbose
+    assert " plan: the 1 episode(s) are done; the report follows" in verbose  # the same run
     assert len(verbose.splitlines()) > len(lines)  # though this run has only the report to do

@@ -8,6 +8,10 @@ task). The work is counted from the configuration:
 training tokens of every episode (the dataset grows by ``n_batch`` samples each), the eval
 tasks of every episode and of the untuned base, the probe tasks. Loading and saving models,
 the token metrics and the teacher's generation are not counted; the line says so.
+
+A continued run (the same command again) skips what an earlier one finished: the plan counts
+only the episodes left, and the base's evaluation only if it is still to do
+(:func:`finished_work`).
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ import math
 import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from prism.evaluation.task_success import eval_sim, run_task
@@ -37,6 +43,35 @@ logger = logging.getLogger(__name__)
 #: The closed-loop evaluator whose options (batch size, max_new_tokens) the measurement uses.
 TASK_EVALUATOR = "task_success"
 
+#: What a finished episode and the base's evaluation leave in ``output_dir``, as
+#: ``conf/base/catalog_iterative.yml`` names them (``iterative.episode_{n}.episode_summary``, the
+#: episode's last output, and ``iterative.base.evaluation_metrics``).
+EPISODE_DONE_FILE = "episode_{n}/episode_summary.json"
+BASE_DONE_FILE = "base/evaluation_metrics.json"
+
+
+@dataclass(frozen=True)
+class FinishedWork:
+    """What an earlier run in the same ``output_dir`` finished, which a continued run skips."""
+
+    #: episodes 1 to ``episodes`` are done
+    episodes: int = 0
+    #: the untuned base's evaluation is done
+    base: bool = False
+
+
+def finished_work(config: IterativeConfig) -> FinishedWork:
+    """The episodes (in order from 1) and the base's evaluation whose outputs are in
+    ``config.output_dir``: what Kedro's ``only_missing_outputs``, with which prism runs the
+    loop, will not run again."""
+    out = Path(config.output_dir)
+    episodes = 0
+    while (
+        episodes < config.n_episodes and (out / EPISODE_DONE_FILE.format(n=episodes + 1)).is_file()
+    ):
+        episodes += 1
+    return FinishedWork(episodes=episodes, base=(out / BASE_DONE_FILE).is_file())
+
 
 def announce_plan(
     config: IterativeConfig,
@@ -49,9 +84,15 @@ def announce_plan(
     """Log the plan of :func:`plan_loop` in one line (:func:`format_plan`).
 
     A node without outputs: Kedro runs it on every run, a continued one too
-    (``only_missing_outputs`` skips a node whose outputs nobody needs).
+    (``only_missing_outputs`` skips a node whose outputs nobody needs); a continued run's plan
+    is what is left (:func:`finished_work`). A run with nothing left says so and measures
+    nothing.
     """
-    plan = plan_loop(config, training, evaluation, samples, eval_tasks, base)
+    done = finished_work(config)
+    if done.episodes == config.n_episodes:
+        logger.info("plan: the %d episode(s) are done; the report follows", config.n_episodes)
+        return
+    plan = plan_loop(config, training, evaluation, samples, eval_tasks, base, done)
     logger.info("%s", format_plan(config, plan["work"], plan["rates"], plan["seconds"]))
 
 
@@ -62,8 +103,9 @@ def plan_loop(
     samples: Sequence[Mapping[str, Any]],
     eval_tasks: EvalSuite,
     base: StudentBase,
+    done: FinishedWork = FinishedWork(),
 ) -> dict[str, Any]:
-    """Measure this machine's speed and count the loop's work.
+    """Measure this machine's speed and count the loop's work left.
 
     Args:
         config: the loop's configuration.
@@ -72,6 +114,7 @@ def plan_loop(
         samples: episode 1's dataset.
         eval_tasks: the eval task file.
         base: the student base every episode starts from.
+        done: what an earlier run finished (:func:`finished_work`): not counted.
 
     Returns:
         The plan: the work (``work``), the measured rates (``rates``) and the estimate in
@@ -79,9 +122,9 @@ def plan_loop(
     """
     started = time.perf_counter()
     speed = measure_training(load_samples(list(samples), source="plan"), base, training)
-    stages = _closed_loop_stages(config, evaluation, eval_tasks)
+    stages = _closed_loop_stages(config, evaluation, eval_tasks, done)
     closed_loop = _closed_loop_speed(evaluation, eval_tasks, base) if any(stages) else None
-    work = _work(config, training, evaluation, len(samples), len(eval_tasks.tasks))
+    work = _work(config, training, evaluation, len(samples), len(eval_tasks.tasks), done)
     seconds = None
     if speed is not None:
         train_tokens = work["training_samples"] * speed.tokens_per_sample
@@ -99,15 +142,18 @@ def plan_loop(
 
 
 def _closed_loop_stages(
-    config: IterativeConfig, evaluation: EvaluationConfig, eval_tasks: EvalSuite
+    config: IterativeConfig,
+    evaluation: EvaluationConfig,
+    eval_tasks: EvalSuite,
+    done: FinishedWork,
 ) -> list[int]:
-    """The tasks of each closed-loop stage of the run: the base's eval tasks, then each
-    episode's eval tasks and probe (and the DAgger collection acting in the probe's worlds)."""
+    """The tasks of each closed-loop stage left: the base's eval tasks, then each episode's
+    eval tasks and probe (and the DAgger collection acting in the probe's worlds)."""
     evaluated = len(eval_tasks.tasks) if evaluation.runs_tasks else 0
     episode = [evaluated, config.probe_tasks]
     if config.collection != "teacher":
         episode.append(config.probe_tasks)
-    return [evaluated, *episode * config.n_episodes]
+    return [0 if done.base else evaluated, *episode * (config.n_episodes - done.episodes)]
 
 
 def _work(
@@ -116,13 +162,17 @@ def _work(
     evaluation: EvaluationConfig,
     n_samples: int,
     n_tasks: int,
+    done: FinishedWork,
 ) -> dict[str, Any]:
-    # the dataset grows by n_batch samples an episode (if the teacher's rollouts all pass)
-    sizes = [n_samples + episode * config.n_batch for episode in range(config.n_episodes)]
+    # the dataset grows by n_batch samples an episode
+    left = range(done.episodes, config.n_episodes)
+    sizes = [n_samples + episode * config.n_batch for episode in left]
     passes = training.epochs * (1 - training.val_frac)
     return {
         "episodes": config.n_episodes,
-        "first_size": n_samples,
+        "done": done.episodes,
+        "base_done": done.base,
+        "first_size": sizes[0],
         "last_size": sizes[-1],
         "new_samples": config.n_batch,
         "epochs": training.epochs,
@@ -194,8 +244,17 @@ def format_plan(
         each.append(f"{work['eval_tasks']} eval tasks")
     if work["probe_tasks"]:
         each.append(f"{work['probe_tasks']} probe tasks")
-    line = f"plan: {work['episodes']} episode(s), each {', '.join(each)}"
-    if work["eval_tasks"]:
+    line = f"plan: {work['episodes']} episode(s)"
+    if work.get("done"):
+        first = work["done"] + 1
+        left = (
+            f"episode {first}"
+            if first == work["episodes"]
+            else f"episodes {first}-{work['episodes']}"
+        )
+        line += f", {work['done']} done before: {left} left"
+    line += f", each {', '.join(each)}"
+    if work["eval_tasks"] and not work.get("base_done"):
         line += f"; the untuned base first, on the {work['eval_tasks']} tasks"
     if seconds is None:
         return line + ". Expected time: not measured (no sample has a token to train on)"
