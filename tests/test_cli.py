@@ -95,3 +95,20 @@ def test_prism_plugins_json_in_a_subprocess_is_json_alone_on_stdout():
     assert report["entry_point_group"] == "prism_planner.plugins"
     assert {"uniform", "token_metrics"} <= {row["name"] for row in report["installed"]}
     assert "as logging configuration" in result.stderr  # Kedro's log line, off stdout
+
+
+@pytest.mark.slow
+def test_kedro_plugins_json_is_json_alone_on_stdout_with_the_projects_logging():
+    """Kedro's own command line too, with the project's conf/logging.yml, though transformers
+    prints a line as it is imported under WANDB_MODE=offline."""
+    result = subprocess.run(
+        [sys.executable, "-m", "kedro", "plugins", "--json"],
+        cwd=REPO,
+        env={k: v for k, v in ENV.items() if k != "KEDRO_LOGGING_CONFIG"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads(result.stdout)["entry_point_group"] == "prism_planner.plugins"
+    assert "Running in WANDB offline mode" in result.stderr

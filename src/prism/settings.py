@@ -1,5 +1,7 @@
 """Kedro project settings."""
 
+import contextlib
+import sys
 import warnings
 
 # Warnings no user of this project can act on, filtered before the imports that raise them:
@@ -11,6 +13,11 @@ warnings.filterwarnings("ignore", message=r"`is_gradient_checkpointing` is depre
 # - tqdm in a Jupyter kernel without ipywidgets, on importing tqdm.auto (transformers does):
 #   prism's progress bars are text bars there, which need no widgets (prism.progress).
 warnings.filterwarnings("ignore", message=r"IProgress not found", module=r"tqdm")
+
+# transformers prints "[INFO] Running in WANDB offline mode" on stdout as it imports its wandb
+# integration under WANDB_MODE=offline; stdout is a command's output (`kedro plugins --json`).
+with contextlib.redirect_stdout(sys.stderr):
+    import transformers.integrations.integration_utils  # noqa: F401
 
 from kedro.config import OmegaConfigLoader  # noqa: E402
 
