@@ -183,6 +183,17 @@ def copy_project(
     return root
 
 
+def write_not_spine(project: Path, name: str, sample: int) -> Path:
+    """``data/01_raw/<name>`` of a project copy: its initial data, with sample ``sample``'s first
+    answer no JSON (a trained turn that is no SPINE response)."""
+    samples = json.loads((project / "data/01_raw/initial_dataset.json").read_text())
+    turn = next(t for t in samples[sample]["conversations"] if t["role"] == "assistant")
+    turn["value"] = "I think I should go {not json"
+    path = project / "data/01_raw" / name
+    path.write_text(json.dumps(samples))
+    return path
+
+
 # ---------------------------------------------------------------------- tiny students
 @pytest.fixture(scope="session")
 def samples() -> list[dict[str, Any]]:

@@ -18,6 +18,7 @@ from prism.iterative import IterativeTrainingPipeline
 from prism.iterative.run_iterative_training import build_parser, main, pipeline_from_args
 from prism.pipelines.iterative import IterativeConfig, IterativeConfigError
 from prism.training.train import TrainConfig
+from tests.conftest import write_not_spine
 from tests.iterative.conftest import SCRIPT
 from tests.pipelines.iterative.conftest import EVAL_FILE, FAST_EVALUATION, TINY_RUN
 from tests.training.conftest import TINY_SPEC
@@ -355,21 +356,13 @@ def test_command_line_script_runs_the_seeds_debugging_form(project):
     ],
 )
 def test_command_line_bad_input_is_one_line_and_exit_1(project, capsys, args, message):
-    _not_spine(project)
+    write_not_spine(project, "not_spine.json", sample=0)
     code = main([*args, "--output_dir", "output/bad", "--eval_task_file", EVAL_FILE])
     assert code == 1
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("Error: "), lines
     assert re.search(message, lines[0]), lines[0]
     assert not (project / "output/bad").exists()
-
-
-def _not_spine(project: Path) -> None:
-    """data/01_raw/not_spine.json: the initial data, its first sample's first answer no JSON."""
-    samples = json.loads((project / "data/01_raw/initial_dataset.json").read_text())
-    turn = next(t for t in samples[0]["conversations"] if t["role"] == "assistant")
-    turn["value"] = "I think I should go {not json"
-    (project / "data/01_raw/not_spine.json").write_text(json.dumps(samples))
 
 
 def test_command_line_output_dir_that_is_a_file_is_one_line_and_exit_1(project):

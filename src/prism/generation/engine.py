@@ -103,15 +103,13 @@ def generate(
     scenes = generate_scenes(config, run, scene_generator)
     records = _play(scenes, config, teacher, fallback, run)
     rounds = 0
-    while target is not None and rounds < MAX_EXTRA_ROUNDS:
-        short = target - len(new_sample_ids(records, known))
-        if short <= 0:
-            break
+    passed = len(new_sample_ids(records, known)) if target is not None else 0
+    while target is not None and passed < target and rounds < MAX_EXTRA_ROUNDS:
         rounds += 1
-        count = extra_scene_count(short, records, known, config.n_tasks)
+        count = extra_scene_count(target - passed, passed, len(records), config.n_tasks)
         logger.info(
             "generation: %d of %d samples passed; %d further scene(s), round %d of at most %d",
-            target - short,
+            passed,
             target,
             count,
             rounds,
@@ -121,6 +119,7 @@ def generate(
         extra = generate_scenes(config, run, scene_generator, indices)
         scenes.update(extra)
         records += _play(extra, config, teacher, fallback, run)
+        passed = len(new_sample_ids(records, known))
     failed_scenes = [s for s in scenes.values() if s["status"] != "ok"]
     samples = [_to_sample(r) for r in records if r["status"] == "passed"]
     failed = [_failure(r) for r in records if r["status"] != "passed"]
@@ -132,7 +131,6 @@ def generate(
     stats["config"] = config.to_dict()
     stats["run_dir"] = str(run.root)
     if target is not None:
-        passed = len(new_sample_ids(records, known))
         stats["target"] = target_report(target, passed, rounds, len(scenes) - config.n_samples)
         if passed < target:
             logger.warning(

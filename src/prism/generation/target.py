@@ -33,16 +33,16 @@ def new_sample_ids(records: Sequence[Mapping[str, Any]], known: Collection[str])
     return ids - set(known)
 
 
-def extra_scene_count(
-    short: int, records: Sequence[Mapping[str, Any]], known: Collection[str], n_tasks: int
-) -> int:
-    """Scenes of ``n_tasks`` tasks enough for ``short`` more samples at the share of
-    ``records`` that made a new one (at least :data:`MIN_PASS_RATE`).
+def extra_scene_count(short: int, passed: int, rollouts: int, n_tasks: int) -> int:
+    """Scenes of ``n_tasks`` tasks enough for ``short`` more samples at the share of the
+    ``rollouts`` so far that made a new sample (``passed``; at least :data:`MIN_PASS_RATE`).
 
-    >>> extra_scene_count(3, [], (), n_tasks=2)  # nothing passed yet: sized for 10 %
+    >>> extra_scene_count(3, passed=0, rollouts=0, n_tasks=2)  # nothing yet: sized for 10 %
     15
+    >>> extra_scene_count(3, passed=5, rollouts=10, n_tasks=2)  # half passed
+    3
     """
-    rate = len(new_sample_ids(records, known)) / len(records) if records else 0.0
+    rate = passed / rollouts if rollouts else 0.0
     return math.ceil(short / (n_tasks * max(rate, MIN_PASS_RATE)))
 
 

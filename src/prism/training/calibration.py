@@ -16,13 +16,11 @@ from typing import Any
 
 import torch
 
-from prism.student.generation import context_length
-from prism.student.prompt_format import format_of
 from prism.training.base_models import StudentBase, load_base_model, load_base_tokenizer
 from prism.training.collate import PaddingCollator
 from prism.training.config import TrainConfig
 from prism.training.finetune import apply_finetune, learning_rate, resolve_finetune
-from prism.training.fit import encode_samples
+from prism.training.fit import encode_samples, training_encoding
 
 
 @dataclass(frozen=True)
@@ -58,8 +56,7 @@ def measure_training(
     """
     tokenizer = load_base_tokenizer(base)
     model = load_base_model(base, bit4=config.bit4)
-    max_len = min(config.max_seq_len, context_length(model) or config.max_seq_len)
-    prompt_format = format_of(None if base.is_builtin else base.name_or_path)
+    max_len, prompt_format = training_encoding(model, base, config)
     examples, _ = encode_samples(samples, tokenizer, max_len, prompt_format)
     if not examples:
         return None

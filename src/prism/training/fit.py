@@ -72,6 +72,15 @@ def encode_samples(
     return examples, {"truncated": truncated, "skipped": skipped}
 
 
+def training_encoding(
+    model: Any, base: StudentBase, config: TrainConfig
+) -> tuple[int, PromptFormat]:
+    """How :func:`fit` encodes samples for ``model``: to ``max_seq_len`` tokens (the model's own
+    context when that is shorter), in ``base``'s prompt format."""
+    max_len = min(config.max_seq_len, context_length(model) or config.max_seq_len)
+    return max_len, format_of(None if base.is_builtin else base.name_or_path)
+
+
 def _select(samples: Sequence[dict[str, Any]], ids: Sequence[str]) -> list[dict[str, Any]]:
     wanted = set(ids)
     return [s for s in samples if s["id"] in wanted]
@@ -108,9 +117,7 @@ def fit(
         train_samples, val_samples = train_samples[:DEBUG_SAMPLES], val_samples[:DEBUG_SAMPLES]
 
     model = load_base_model(base, bit4=config.bit4)
-    context = context_length(model) or config.max_seq_len
-    max_len = min(config.max_seq_len, context)
-    prompt_format = format_of(base.name_or_path if not base.is_builtin else None)
+    max_len, prompt_format = training_encoding(model, base, config)
     train_examples, train_counts = encode_samples(train_samples, tokenizer, max_len, prompt_format)
     val_examples, val_counts = encode_samples(val_samples, tokenizer, max_len, prompt_format)
     for side, counts in (("train", train_counts), ("val", val_counts)):

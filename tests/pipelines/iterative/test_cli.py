@@ -4,7 +4,6 @@ stops it with one line."""
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import signal
@@ -15,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.pipelines.iterative.conftest import EVAL_FILE, OUTPUT, sample_ids
+from tests.conftest import write_not_spine
+from tests.pipelines.iterative.conftest import EVAL_FILE, OUTPUT, REPO, sample_ids
 
 TINY = {
     "n_episodes": 2,
@@ -39,7 +39,6 @@ TINY = {
 }
 COMMAND = [sys.executable, "-m", "kedro", "run", "--pipeline", "iterative", "--params"]
 ENV = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "1", "WANDB_MODE": "disabled"}
-REPO = Path(__file__).resolve().parents[3]
 
 
 @pytest.mark.slow
@@ -130,10 +129,7 @@ def test_a_run_killed_in_episode_2_finishes_with_the_same_command(project: Path)
 def test_bad_input_is_one_line_exit_1_and_writes_nothing(project: Path, params: str, message):
     (project / "output").mkdir()
     (project / "output/run.txt").write_text("a file")
-    samples = json.loads((project / "data/01_raw/initial_dataset.json").read_text())
-    turn = next(t for t in samples[7]["conversations"] if t["role"] == "assistant")
-    turn["value"] = "I think I should go {not json"
-    (project / "data/01_raw/not_spine.json").write_text(json.dumps(samples))
+    write_not_spine(project, "not_spine.json", sample=7)
     result = subprocess.run(
         [*COMMAND, f"{params},eval_task_file={EVAL_FILE},n_episodes=1"],
         cwd=project,

@@ -4,16 +4,14 @@ line per dataset or node unless ``KEDRO_LOGGING_CONFIG=conf/logging_verbose.yml`
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.pipelines.iterative.test_cli import COMMAND, TINY
-
-REPO = Path(__file__).resolve().parents[3]
+from tests.pipelines.iterative.conftest import REPO
+from tests.pipelines.iterative.test_cli import COMMAND, ENV, TINY
 
 
 def _run(project: Path, **env: str) -> str:
@@ -21,14 +19,12 @@ def _run(project: Path, **env: str) -> str:
     result = subprocess.run(
         [*COMMAND, params],
         cwd=project,
-        env={**os.environ, "KEDRO_DISABLE_TELEMETRY": "1", "WANDB_MODE": "disabled"}
-        | {"COLUMNS": "80", **env},
+        env={**ENV, "COLUMNS": "80", **env},
         stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
+        capture_output=True,  # bytes: text mode would turn a bar's carriage returns into \n
         timeout=600,
     )
-    output = result.stdout + result.stderr
+    output = (result.stdout + result.stderr).decode("utf-8", "replace")
     assert result.returncode == 0, output[-4000:]
     return output
 

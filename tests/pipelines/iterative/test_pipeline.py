@@ -16,6 +16,7 @@ from prism.formats.errors import DataFormatError
 from prism.pipelines.iterative import IterativeConfigError
 from prism.plugins import SamplerPlugin, UnknownPluginError, hookimpl
 from prism.sampling.samplers import sample_loss_weighted
+from tests.conftest import write_not_spine
 from tests.generation.conftest import Garbage
 from tests.pipelines.iterative.conftest import EVAL_FILE as EVAL
 from tests.pipelines.iterative.conftest import OUTPUT, sample_ids
@@ -279,10 +280,7 @@ def test_an_output_dir_that_is_a_file_stops_before_anything_is_written(project, 
 
 
 def test_strict_data_refuses_initial_turns_that_are_no_spine_responses(project, run_iterative):
-    samples = json.loads((project / "data/01_raw/initial_dataset.json").read_text())
-    turn = next(t for t in samples[5]["conversations"] if t["role"] == "assistant")
-    turn["value"] = "I think I should go {not json"
-    (project / "data/01_raw/bad.json").write_text(json.dumps(samples))
+    write_not_spine(project, "bad.json", sample=5)
     before = _earlier_run(project)
     with pytest.raises(DataFormatError, match=r"bad\.json: 1 of 48 samples .* sample 5 \("):
         run_iterative(initial_data="data/01_raw/bad.json", strict_data=True)
@@ -481,10 +479,12 @@ def test_an_episode_makes_n_batch_new_samples_when_rollouts_fail(
     assert len(sample_ids(out / "new_samples_episode_1.json")) == 2
     stats = json.loads((out / "episode_1/generation_stats.json").read_text())
     assert stats["failed"] == 2 and stats["failed_by_reason"]
-    # nothing passed: the round is sized for 10 % of 2 rollouts a scene passing
+    # nothing passed: the round is sized for 10 % of 2 rollouts a scene passing; the 20
+    # rollouts of its 10 scenes all passed, each a new sample
+    assert stats["passed"] == 20
     assert stats["target"] == {
         "samples": 2,
-        "passed": stats["passed"],
+        "passed": 20,
         "reached": True,
         "extra_rounds": 1,
         "extra_scenes": 10,

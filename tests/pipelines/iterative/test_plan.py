@@ -9,6 +9,7 @@ import logging
 import math
 from pathlib import Path
 
+import pytest
 import yaml
 
 from prism.formats.eval_tasks import read_eval_suite
@@ -25,9 +26,8 @@ from prism.pipelines.iterative.plan import (
     plan_loop,
 )
 from tests.conftest import CONVERSATIONS
+from tests.pipelines.iterative.conftest import REPO
 from tests.training.conftest import tiny_config
-
-REPO = Path(__file__).resolve().parents[3]
 
 
 def test_the_plan_comes_before_the_untuned_bases_evaluation():
@@ -61,9 +61,11 @@ def test_the_plan_measures_the_tiny_student_and_counts_the_work(tiny_base, tmp_p
     assert work["training_samples"] == math.ceil(0.9 * 66)
     assert (work["eval_tasks"], work["probe_tasks"]) == (6, 4)
     assert rates["tokens_per_second"] > 0 and rates["seconds_per_task"] > 0
-    assert rates["tail_seconds"] >= 0  # the slowest task of a batch, over the mean
-    # the base's 6 tasks, then 3 x (6 eval + 4 probe) tasks: at least that many task-seconds
-    assert plan["seconds"] >= 36 * rates["seconds_per_task"]
+    # the training tokens at the measured rate; the base's 6 tasks, then 3 x (6 eval + 4 probe)
+    # tasks, and the wait for the slowest task of each of those 7 stages
+    training = work["training_samples"] * rates["tokens_per_sample"] / rates["tokens_per_second"]
+    tasks = 36 * rates["seconds_per_task"] + 7 * rates["tail_seconds"]
+    assert plan["seconds"] == pytest.approx(training + tasks)
 
     line = format_plan(config, work, rates, plan["seconds"])
     assert line.startswith(

@@ -217,14 +217,6 @@ def test_the_task_success_plot_has_wilson_error_bars_and_the_teacher_and_base_li
     assert [t.get_text() for t in task_ax.texts] == ["p=0.016", "p=0.22"]
 
 
-# ---------------------------------------------------------------------------------- end to end
-def _wandb_hook() -> WandbEpisodeHook:
-    from kedro.framework.project import settings
-
-    return next(h for h in settings.HOOKS if isinstance(h, WandbEpisodeHook))
-
-
-@pytest.mark.slow
 def test_the_episode_line_says_the_success_with_its_interval_the_dataset_and_the_time():
     summary = summarize_episode(
         {}, _report(0.8), {}, [{}] * 30, [{}] * 3, PAIRED, BASE_EVALUATION, episode=2
@@ -242,6 +234,14 @@ def test_the_episode_line_says_the_success_with_its_interval_the_dataset_and_the
     assert "eval/mean_accuracy 0.8 (no eval tasks)" in format_episode_line(summary, 2, 5)
 
 
+# ---------------------------------------------------------------------------------- end to end
+def _wandb_hook() -> WandbEpisodeHook:
+    from kedro.framework.project import settings
+
+    return next(h for h in settings.HOOKS if isinstance(h, WandbEpisodeHook))
+
+
+@pytest.mark.slow
 def test_the_tiny_loop_logs_to_an_offline_wandb_run_and_writes_its_report(
     project: Path, run_iterative, tmp_path, monkeypatch
 ):

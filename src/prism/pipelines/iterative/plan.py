@@ -134,6 +134,7 @@ def plan_loop(
             seconds += sum(stages) * per_task + sum(1 for n in stages if n) * tail
     rates = {
         "tokens_per_second": speed.tokens_per_second if speed else None,
+        "tokens_per_sample": speed.tokens_per_sample if speed else None,
         "seconds_per_task": closed_loop[0] if closed_loop else None,
         "tail_seconds": closed_loop[1] if closed_loop else None,
         "measured_in": time.perf_counter() - started,
